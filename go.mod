@@ -1,0 +1,3 @@
+module github.com/xpush/xpush
+
+go 1.26
