@@ -1,0 +1,115 @@
+# shellcheck shell=bash
+# Helpers shared by prosody.sh and ejabberd.sh; sourced, not run.
+
+# Seconds to wait for a server to come up or go down.
+START_TIMEOUT=${START_TIMEOUT:-30}
+STOP_TIMEOUT=${STOP_TIMEOUT:-15}
+
+die() {
+	echo "$NAME: $*" >&2
+	exit 1
+}
+
+# abs_dir DIR: create DIR and print its absolute path.
+abs_dir() {
+	mkdir -p "$1"
+	(cd "$1" && pwd -P)
+}
+
+# check_port PORT: a TCP port number.
+check_port() {
+	if ! [[ $1 =~ ^[0-9]+$ ]] || (($1 < 1 || $1 > 65535)); then
+		die "bad port: $1"
+	fi
+}
+
+# ensure_cert DIR: a self-signed certificate for localhost in DIR/certs
+# (localhost.crt, localhost.key and both in localhost.pem), made once.
+ensure_cert() {
+	local c=$1/certs
+	if [[ ! -s $c/localhost.pem ]]; then
+		mkdir -p "$c"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-nodes -days 3650 -subj /CN=localhost \
+			-addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
+			-keyout "$c/localhost.key" -out "$c/localhost.crt" 2>/dev/null
+		chmod 600 "$c/localhost.key"
+		cat "$c/localhost.crt" "$c/localhost.key" >"$c/localhost.pem"
+		chmod 600 "$c/localhost.pem"
+	fi
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+	local st
+	st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null) || return 1
+	[[ -n $st && ${st:0:1} != Z ]]
+}
+
+# read_pid FILE MARK: the pid in FILE if that process is alive and its command
+# line mentions MARK (guards against a reused pid); else nothing.
+read_pid() {
+	local file=$1 mark=$2 pid
+	[[ -s $file ]] || return 0
+	pid=$(tr -dc 0-9 <"$file")
+	if [[ -z $pid ]] || ! alive "$pid"; then
+		return 0
+	fi
+	if tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$mark"; then
+		echo "$pid"
+	fi
+}
+
+# xmpp_features PORT: open a client stream to localhost on 127.0.0.1:PORT and
+# print what the server sends until </stream:features> (2 s per read).
+xmpp_features() {
+	local fd chunk out=""
+	exec {fd}<>"/dev/tcp/127.0.0.1/$1" || return 1
+	printf '%s' "<?xml version='1.0'?><stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>" >&"$fd" || true
+	while IFS= read -r -t 2 -d '>' chunk <&"$fd"; do
+		out+="$chunk>"
+		[[ $out == *'</stream:features>'* ]] && break
+	done
+	exec {fd}>&-
+	printf '%s\n' "$out"
+}
+
+# wait_ready PID PORT LOG: wait until the server on PORT offers stream
+# features with SASL mechanisms; fail with the log tail if PID dies or time
+# runs out.
+wait_ready() {
+	local pid=$1 port=$2 log=$3 end=$((SECONDS + START_TIMEOUT)) f
+	while ((SECONDS < end)); do
+		if ! alive "$pid"; then
+			echo "$NAME: exited during start-up; last log lines:" >&2
+			tail -n 30 "$log" >&2 || true
+			return 1
+		fi
+		f=$(xmpp_features "$port" 2>/dev/null || true)
+		if [[ $f == *'</stream:features>'* && $f == *mechanism* ]]; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	echo "$NAME: not ready on 127.0.0.1:$port after ${START_TIMEOUT}s; last log lines:" >&2
+	tail -n 30 "$log" >&2 || true
+	return 1
+}
+
+# stop_pid PID SIGNAL: send SIGNAL, wait up to STOP_TIMEOUT, then SIGKILL.
+stop_pid() {
+	local pid=$1 sig=$2 end=$((SECONDS + STOP_TIMEOUT))
+	kill "-$sig" "$pid" 2>/dev/null || return 0
+	while alive "$pid"; do
+		if ((SECONDS >= end)); then
+			echo "$NAME: pid $pid still running after ${STOP_TIMEOUT}s, sending SIGKILL" >&2
+			kill -KILL "$pid" 2>/dev/null || true
+			break
+		fi
+		sleep 0.1
+	done
+	# Wait for a SIGKILL to land.
+	while alive "$pid"; do
+		sleep 0.05
+	done
+}

@@ -1,0 +1,30 @@
+package xmpp
+
+import (
+	"fmt"
+
+	"github.com/xpush/xpush/xmpp/stanza"
+)
+
+// bind binds our resource (RFC 6120 §7) and, where a server still needs it,
+// establishes the RFC 3921 session.
+func (s *session) bind() error {
+	if s.feats.Child(nsBind, "bind") == nil {
+		return fmt.Errorf("xmpp: the server offers no resource binding")
+	}
+	b := stanza.New(nsBind, "bind").AddText("resource", s.c.cfg.Resource)
+	res, err := s.t.roundTrip(stanza.IQ(stanza.TypeSet, s.c.cfg.ID(), "", b))
+	if err != nil {
+		return fmt.Errorf("xmpp: bind: %w", err)
+	}
+	s.full = res.Child(nsBind, "bind").ChildText(nsBind, "jid")
+	if s.full == "" {
+		return fmt.Errorf("xmpp: bind: the server returned no JID")
+	}
+	if sess := s.feats.Child(nsSession, "session"); sess != nil && sess.Child(nsSession, "optional") == nil {
+		if _, err := s.t.roundTrip(stanza.IQ(stanza.TypeSet, s.c.cfg.ID(), "", stanza.New(nsSession, "session"))); err != nil {
+			return fmt.Errorf("xmpp: session: %w", err)
+		}
+	}
+	return nil
+}
