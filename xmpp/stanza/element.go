@@ -2,6 +2,7 @@ package stanza
 
 import (
 	"encoding/xml"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -151,7 +152,8 @@ func (e *Element) String() string {
 // namespace for a top-level stanza); an xmlns declaration is written only
 // where the element's namespace differs from it. Elements in the streams
 // namespace are written with the "stream:" prefix that every stream header
-// declares.
+// declares. An attribute in a namespace other than xml: gets a prefix
+// declared on its element.
 func (e *Element) AppendXML(b []byte, parentNS string) []byte {
 	name := e.Name.Local
 	ns := parentNS
@@ -168,13 +170,36 @@ func (e *Element) AppendXML(b []byte, parentNS string) []byte {
 			b = append(b, '"')
 		}
 	}
-	for _, a := range e.Attr {
-		if a.Name.Local == "xmlns" || a.Name.Space == "xmlns" {
-			continue
+	for i, a := range e.Attr {
+		if a.Name.Space == "xmlns" || a.Name.Space == "" && a.Name.Local == "xmlns" {
+			continue // namespace declarations are derived, never copied
 		}
 		b = append(b, ' ')
-		if a.Name.Space == NSXML || a.Name.Space == "xml" {
+		switch a.Name.Space {
+		case "":
+		case NSXML, "xml":
 			b = append(b, "xml:"...)
+		default:
+			// A namespaced attribute keeps its namespace through a prefix
+			// declared on this element, named after the first attribute
+			// in that namespace.
+			p := i
+			for j := range i {
+				if e.Attr[j].Name.Space == a.Name.Space {
+					p = j
+					break
+				}
+			}
+			if p == i {
+				b = append(b, "xmlns:ns"...)
+				b = strconv.AppendInt(b, int64(p), 10)
+				b = append(b, `="`...)
+				b = appendEscaped(b, a.Name.Space, true)
+				b = append(b, `" `...)
+			}
+			b = append(b, "ns"...)
+			b = strconv.AppendInt(b, int64(p), 10)
+			b = append(b, ':')
 		}
 		b = append(b, a.Name.Local...)
 		b = append(b, `="`...)

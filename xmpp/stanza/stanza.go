@@ -32,7 +32,9 @@ func Result(req *Element) *Element {
 // presence) carrying e, addressed back to its sender.
 func ErrorReply(req *Element, e Error) *Element {
 	r := New(req.Name.Space, req.Name.Local, "type", TypeError, "id", req.AttrValue("id"), "to", req.AttrValue("from"))
-	return r.Add(e.Element())
+	el := e.Element()
+	el.Name.Space = req.Name.Space // <error/> is in the stanza's namespace
+	return r.Add(el)
 }
 
 // IsStanza reports whether e is an iq, message or presence in a content
@@ -59,9 +61,12 @@ const (
 	ErrorWait     = "wait"
 )
 
-// Error is a stanza error. Is treats an empty Type or Condition in the
-// target as a wildcard, so errors.Is(err, stanza.Conflict) matches any
-// conflict error.
+// Error is a stanza error. errors.Is matches it by condition: the Type of
+// the predefined values is the default for replies, not part of the match,
+// so errors.Is(err, stanza.Conflict) matches any conflict error. A target
+// with no Condition matches by Type (errors.Is(err, stanza.Error{Type:
+// stanza.ErrorWait}) for any error worth retrying later), and Error{}
+// matches any stanza error.
 type Error struct {
 	Type      string
 	Condition string
@@ -101,14 +106,17 @@ func (e Error) Error() string {
 	return s
 }
 
-// Is reports whether target is an Error with the same type and condition,
-// an empty field in target matching anything.
+// Is reports whether target is an Error with the same condition or, when
+// target has no condition, with the same type or none.
 func (e Error) Is(target error) bool {
 	t, ok := target.(Error)
 	if !ok {
 		return false
 	}
-	return (t.Type == "" || t.Type == e.Type) && (t.Condition == "" || t.Condition == e.Condition)
+	if t.Condition != "" {
+		return t.Condition == e.Condition
+	}
+	return t.Type == "" || t.Type == e.Type
 }
 
 // WithText returns a copy of e carrying a human-readable text.
@@ -162,14 +170,19 @@ func ParseError(st *Element) (Error, bool) {
 	return e, true
 }
 
-// legacyCondition maps an XEP-0086 code to its condition and default type.
+// legacyCondition maps an XEP-0086 code to its condition and default type
+// (XEP-0086 §3, "Mapping of legacy error codes to XMPP-style errors").
 func legacyCondition(code int, typ string) (string, string) {
 	var cond, def string
 	switch code {
+	case 302:
+		cond, def = "redirect", ErrorModify
 	case 400:
 		cond, def = "bad-request", ErrorModify
 	case 401:
 		cond, def = "not-authorized", ErrorAuth
+	case 402:
+		cond, def = "payment-required", ErrorAuth
 	case 403:
 		cond, def = "forbidden", ErrorAuth
 	case 404:
@@ -180,11 +193,17 @@ func legacyCondition(code int, typ string) (string, string) {
 		cond, def = "not-acceptable", ErrorModify
 	case 407:
 		cond, def = "registration-required", ErrorAuth
+	case 408, 504:
+		cond, def = "remote-server-timeout", ErrorWait
 	case 409:
 		cond, def = "conflict", ErrorCancel
+	case 500:
+		cond, def = "internal-server-error", ErrorWait
 	case 501:
 		cond, def = "feature-not-implemented", ErrorCancel
-	case 503:
+	case 502:
+		cond, def = "service-unavailable", ErrorWait
+	case 503, 510:
 		cond, def = "service-unavailable", ErrorCancel
 	default:
 		cond, def = "undefined-condition", ErrorCancel
