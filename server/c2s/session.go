@@ -1,0 +1,504 @@
+package c2s
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/xpush/xpush/xmpp"
+	"github.com/xpush/xpush/xmpp/notification"
+	"github.com/xpush/xpush/xmpp/stanza"
+	"github.com/xpush/xpush/xmpp/stream"
+)
+
+// maxUnacked bounds what a session keeps for resending under stream
+// management; past it the client is not acknowledging and is cut off.
+const maxUnacked = 1024
+
+// ErrGone is returned by Push when the session has ended.
+var ErrGone = errors.New("c2s: session gone")
+
+// Session is a bound client session. Push may be called from any
+// goroutine.
+type Session struct {
+	srv      *Server
+	user     string
+	resource string
+	since    time.Time
+	ip       string
+
+	mu      sync.Mutex
+	nc      net.Conn // nil while detached (waiting for resumption)
+	gen     int      // incremented on each attach
+	wbuf    []byte
+	pending map[string]string // stanza id -> notification id awaiting the IQ result
+	gone    bool
+	// XEP-0198.
+	smOn    bool
+	smID    string
+	inH     uint32
+	outH    uint32
+	unacked []*stanza.Element
+	expiry  *time.Timer
+}
+
+// User returns the session's account name.
+func (s *Session) User() string { return s.user }
+
+// JID returns the full JID.
+func (s *Session) JID() string { return s.user + "@" + s.srv.opts.Domain + "/" + s.resource }
+
+// Resource returns the bound resource.
+func (s *Session) Resource() string { return s.resource }
+
+// Since returns when the session was bound.
+func (s *Session) Since() time.Time { return s.since }
+
+// IP returns the client's address.
+func (s *Session) IP() string { return s.ip }
+
+// bind creates the session for an authenticated conn, answers with reply
+// and registers it, replacing a session with the same resource.
+func (srv *Server) bind(c *conn, resource string, reply *stanza.Element) (*Session, error) {
+	sess := &Session{
+		srv: srv, user: c.user, resource: resource, since: srv.opts.Now(), ip: c.ip,
+		nc: c.nc, pending: make(map[string]string),
+	}
+	srv.mu.Lock()
+	if srv.closed {
+		srv.mu.Unlock()
+		return nil, stream.SystemShutdown
+	}
+	byRes := srv.bound[c.user]
+	old := byRes[resource]
+	switch {
+	case old == nil && srv.sessions >= srv.opts.MaxSessions:
+		srv.mu.Unlock()
+		return nil, stream.ResourceConstraint.WithText("the server is full")
+	case old == nil && len(byRes) >= srv.opts.MaxPerUser:
+		srv.mu.Unlock()
+		return nil, c.send(stanza.ErrorReply(reply, stanza.ResourceConstraint.WithText("too many sessions for this account")))
+	}
+	if byRes == nil {
+		byRes = make(map[string]*Session)
+		srv.bound[c.user] = byRes
+	}
+	byRes[resource] = sess
+	if old == nil {
+		srv.sessions++
+	}
+	srv.mu.Unlock()
+	if old != nil {
+		old.replaced()
+	}
+	if err := c.send(reply); err != nil {
+		sess.end(err)
+		return nil, err
+	}
+	srv.opts.Hub.Bound(sess)
+	return sess, nil
+}
+
+// replaced ends a session whose resource a new login took.
+func (s *Session) replaced() {
+	s.mu.Lock()
+	nc := s.nc
+	s.gone = true
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	s.mu.Unlock()
+	if nc != nil {
+		b := stream.Conflict.WithText("replaced by a new login").Element().AppendXML(nil, stanza.NSClient)
+		_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+		_, _ = nc.Write(append(b, stream.CloseTag...))
+		nc.Close()
+	}
+	s.srv.opts.Hub.Unbound(s)
+}
+
+// serve reads and handles the session's stanzas on c until the
+// connection ends.
+func (s *Session) serve(c *conn) {
+	s.mu.Lock()
+	s.gen++
+	gen := s.gen
+	s.mu.Unlock()
+	c.phase = s.srv.opts.IdleTimeout
+	err := s.loop(c)
+	s.mu.Lock()
+	if s.gen != gen || s.gone {
+		s.mu.Unlock()
+		return // resumed on another connection, or replaced
+	}
+	s.nc = nil
+	resumable := s.smID != "" && !errors.Is(err, stream.ErrClosed) && !s.srv.isClosed()
+	if resumable {
+		s.expiry = time.AfterFunc(s.srv.opts.ResumeWindow, s.expire)
+		s.mu.Unlock()
+		s.srv.mu.Lock()
+		s.srv.resumable[s.smID] = s
+		s.srv.mu.Unlock()
+		s.srv.opts.Logger.Debug("c2s: session detached, resumable", "jid", s.JID(), "err", err)
+		return
+	}
+	s.mu.Unlock()
+	var se stream.Error
+	switch {
+	case errors.Is(err, stream.ErrClosed):
+		_ = c.write([]byte(stream.CloseTag))
+	case errors.As(err, &se) && !se.Remote:
+		c.fail(se)
+	case isTimeout(err) || s.srv.isClosed():
+		if s.srv.isClosed() {
+			c.fail(stream.SystemShutdown)
+		} else {
+			c.fail(stream.ConnectionTimeout)
+		}
+	}
+	s.end(err)
+}
+
+// expire ends a detached session whose resumption window passed.
+func (s *Session) expire() {
+	s.mu.Lock()
+	if s.nc != nil || s.gone {
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.end(errors.New("c2s: resumption window passed"))
+}
+
+// end removes the session for good and tells the hub.
+func (s *Session) end(err error) {
+	s.mu.Lock()
+	if s.gone {
+		s.mu.Unlock()
+		return
+	}
+	s.gone = true
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	id := s.smID
+	s.unacked = nil
+	s.mu.Unlock()
+	srv := s.srv
+	srv.mu.Lock()
+	if id != "" && srv.resumable[id] == s {
+		delete(srv.resumable, id)
+	}
+	if byRes := srv.bound[s.user]; byRes[s.resource] == s {
+		delete(byRes, s.resource)
+		srv.sessions--
+		if len(byRes) == 0 {
+			delete(srv.bound, s.user)
+		}
+	}
+	srv.mu.Unlock()
+	srv.opts.Logger.Debug("c2s: session ended", "jid", s.JID(), "err", err)
+	srv.opts.Hub.Unbound(s)
+}
+
+// loop handles stanzas until an error or the end of the stream.
+func (s *Session) loop(c *conn) error {
+	for {
+		el, err := c.dec.Next()
+		if err != nil {
+			return err
+		}
+		if el.Is(stanza.NSStream, "error") {
+			return stream.ParseError(el)
+		}
+		if el.Name.Space == xmpp.NSSM {
+			if err := s.handleSM(el); err != nil {
+				return err
+			}
+			continue
+		}
+		if !stanza.IsStanza(el) {
+			return stream.UnsupportedStanzaType.WithText(el.Name.Local)
+		}
+		if err := s.handle(el); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		if s.smOn {
+			s.inH++
+		}
+		s.mu.Unlock()
+	}
+}
+
+// handle deals with one stanza from the client.
+func (s *Session) handle(el *stanza.Element) error {
+	switch el.Name.Local {
+	case "iq":
+		return s.handleIQ(el)
+	case "message":
+		if el.AttrValue("type") == stanza.TypeError {
+			return nil
+		}
+		// xpushd routes no messages: a client can never reach another
+		// user through it.
+		return s.send(stanza.ErrorReply(el, stanza.ServiceUnavailable.WithText("this server routes no messages")))
+	}
+	return nil // presence: nothing to route
+}
+
+func (s *Session) handleIQ(iq *stanza.Element) error {
+	id := iq.AttrValue("id")
+	switch iq.AttrValue("type") {
+	case stanza.TypeResult, stanza.TypeError:
+		s.mu.Lock()
+		nid, ok := s.pending[id]
+		delete(s.pending, id)
+		s.mu.Unlock()
+		if !ok {
+			return nil
+		}
+		if iq.AttrValue("type") == stanza.TypeResult {
+			s.srv.opts.Hub.Acked(s, nid)
+		} else {
+			e, _ := stanza.ParseError(iq)
+			s.srv.opts.Hub.Nacked(s, nid, e)
+		}
+		return nil
+	case stanza.TypeGet, stanza.TypeSet:
+	default:
+		return s.send(stanza.ErrorReply(iq, stanza.BadRequest))
+	}
+	if to := iq.AttrValue("to"); to != "" && to != s.srv.opts.Domain && to != s.user+"@"+s.srv.opts.Domain {
+		return s.send(stanza.ErrorReply(iq, stanza.ServiceUnavailable.WithText("this server routes no stanzas to others")))
+	}
+	p := iq.First()
+	switch {
+	case p == nil:
+		return s.send(stanza.ErrorReply(iq, stanza.BadRequest))
+	case p.Is(xmpp.NSPing, "ping"):
+		return s.send(stanza.Result(iq))
+	case p.Is(notification.NS, "notification"):
+		return s.send(stanza.ErrorReply(iq, stanza.Forbidden.WithText("clients cannot send notifications")))
+	case p.Is(nsRoster, "query") && iq.AttrValue("type") == stanza.TypeGet:
+		return s.send(stanza.Result(iq).Add(stanza.New(nsRoster, "query")))
+	case p.Is(nsSession, "session"):
+		return s.send(stanza.Result(iq))
+	case p.Is(nsDiscoInfo, "query") && iq.AttrValue("type") == stanza.TypeGet:
+		q := stanza.New(nsDiscoInfo, "query").Add(
+			stanza.New(nsDiscoInfo, "identity", "category", "server", "type", "im", "name", "xpushd"),
+			stanza.New(nsDiscoInfo, "feature", "var", nsDiscoInfo),
+			stanza.New(nsDiscoInfo, "feature", "var", xmpp.NSPing),
+			stanza.New(nsDiscoInfo, "feature", "var", xmpp.NSSM),
+			stanza.New(nsDiscoInfo, "feature", "var", xmpp.NSRegister),
+			stanza.New(nsDiscoInfo, "feature", "var", notification.NS),
+		)
+		return s.send(stanza.Result(iq).Add(q))
+	}
+	return s.send(stanza.ErrorReply(iq, stanza.ServiceUnavailable))
+}
+
+// send writes a stanza to the client, counting it for stream management.
+func (s *Session) send(el *stanza.Element) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sendLocked(el)
+}
+
+func (s *Session) sendLocked(el *stanza.Element) error {
+	if s.smOn {
+		if len(s.unacked) >= maxUnacked {
+			return stream.PolicyViolation.WithText("too many unacknowledged stanzas")
+		}
+		s.unacked = append(s.unacked, el)
+	}
+	if s.nc == nil {
+		return nil // detached: resent on resumption
+	}
+	return s.writeLocked(el)
+}
+
+func (s *Session) writeLocked(el *stanza.Element) error {
+	s.wbuf = el.AppendXML(s.wbuf[:0], stanza.NSClient)
+	_ = s.nc.SetWriteDeadline(time.Now().Add(s.srv.opts.WriteTimeout))
+	_, err := s.nc.Write(s.wbuf)
+	if cap(s.wbuf) > 4<<10 {
+		s.wbuf = nil // an idle session keeps no large buffer
+	}
+	if err != nil {
+		// Unblock the reader so that the session ends.
+		_ = s.nc.SetReadDeadline(time.Unix(1, 0))
+		return fmt.Errorf("c2s: write to %s: %w", s.JID(), err)
+	}
+	return nil
+}
+
+// Push sends notification n as the paper's IQ. The client's result is
+// reported to the hub as Acked. Pushing a notification already awaiting
+// its ack on this session does nothing.
+func (s *Session) Push(n *notification.Notification) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gone {
+		return ErrGone
+	}
+	for _, nid := range s.pending {
+		if nid == n.ID {
+			return nil
+		}
+	}
+	sid := "n" + strconv.FormatUint(uint64(len(s.pending)), 36) + "-" + xmppID()[:10]
+	s.pending[sid] = n.ID
+	return s.sendLocked(n.AsIQ(sid, s.srv.opts.Domain, s.JID()))
+}
+
+// Online reports whether the session has a live connection.
+func (s *Session) Online() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nc != nil && !s.gone
+}
+
+// handleSM processes XEP-0198 elements.
+func (s *Session) handleSM(el *stanza.Element) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch el.Name.Local {
+	case "enable":
+		if s.smOn {
+			return s.writeLocked(stanza.New(xmpp.NSSM, "failed").Add(stanza.New(stanza.NSStanzas, "unexpected-request")))
+		}
+		s.smOn = true
+		enabled := stanza.New(xmpp.NSSM, "enabled")
+		if v := el.AttrValue("resume"); v == "true" || v == "1" {
+			s.smID = xmppID()
+			enabled.SetAttr("id", s.smID).SetAttr("resume", "true").
+				SetAttr("max", strconv.Itoa(int(s.srv.opts.ResumeWindow/time.Second)))
+		}
+		return s.writeLocked(enabled)
+	case "r":
+		if !s.smOn {
+			return nil
+		}
+		return s.writeLocked(stanza.New(xmpp.NSSM, "a", "h", strconv.FormatUint(uint64(s.inH), 10)))
+	case "a":
+		h, err := strconv.ParseUint(el.AttrValue("h"), 10, 32)
+		if err != nil {
+			return stream.UndefinedCondition.WithText("bad h")
+		}
+		return s.ackLocked(uint32(h))
+	}
+	return nil
+}
+
+// ackLocked drops stanzas the client acknowledged.
+func (s *Session) ackLocked(h uint32) error {
+	n := h - s.outH
+	if int(n) > len(s.unacked) {
+		return stream.UndefinedCondition.WithText("h acknowledges stanzas never sent")
+	}
+	clear(s.unacked[:n])
+	s.unacked = s.unacked[n:]
+	if len(s.unacked) == 0 {
+		s.unacked = nil
+	}
+	s.outH = h
+	return nil
+}
+
+// resume reattaches a detached session to c (XEP-0198 §5). It returns nil
+// after answering <failed/> when the session cannot be resumed.
+func (c *conn) resume(el *stanza.Element) *Session {
+	failed := func(cond string) *Session {
+		f := stanza.New(xmpp.NSSM, "failed").Add(stanza.New(stanza.NSStanzas, cond))
+		_ = c.send(f)
+		return nil
+	}
+	if c.user == "" || !c.saslDone {
+		return failed("unexpected-request")
+	}
+	h, err := strconv.ParseUint(el.AttrValue("h"), 10, 32)
+	if err != nil {
+		return failed("bad-request")
+	}
+	srv := c.srv
+	srv.mu.Lock()
+	sess := srv.resumable[el.AttrValue("previd")]
+	if sess == nil || sess.user != c.user {
+		srv.mu.Unlock()
+		return failed("item-not-found")
+	}
+	delete(srv.resumable, sess.smID)
+	srv.mu.Unlock()
+
+	sess.mu.Lock()
+	if sess.gone {
+		sess.mu.Unlock()
+		return failed("item-not-found")
+	}
+	if sess.expiry != nil {
+		sess.expiry.Stop()
+	}
+	if err := sess.ackLocked(uint32(h)); err != nil {
+		sess.mu.Unlock()
+		return failed("bad-request")
+	}
+	sess.nc = c.nc
+	sess.ip = c.ip
+	resumed := stanza.New(xmpp.NSSM, "resumed", "previd", sess.smID, "h", strconv.FormatUint(uint64(sess.inH), 10))
+	err = sess.writeLocked(resumed)
+	for _, st := range sess.unacked {
+		if err != nil {
+			break
+		}
+		err = sess.writeLocked(st)
+	}
+	sess.mu.Unlock()
+	if err != nil {
+		return nil // the new connection failed too; the reader will notice
+	}
+	srv.opts.Logger.Debug("c2s: session resumed", "jid", sess.JID())
+	srv.opts.Hub.Bound(sess)
+	return sess
+}
+
+// SessionsOf returns the bound sessions of user.
+func (srv *Server) SessionsOf(user string) []*Session {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	out := make([]*Session, 0, len(srv.bound[user]))
+	for _, s := range srv.bound[user] {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Each calls f for every bound session (detached ones included), outside
+// the server's lock.
+func (srv *Server) Each(f func(*Session)) {
+	srv.mu.Lock()
+	all := make([]*Session, 0, srv.sessions)
+	for _, byRes := range srv.bound {
+		for _, s := range byRes {
+			all = append(all, s)
+		}
+	}
+	srv.mu.Unlock()
+	for _, s := range all {
+		f(s)
+	}
+}
+
+// OnlineUsers returns the users with at least one bound session.
+func (srv *Server) OnlineUsers() []string {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	out := make([]string, 0, len(srv.bound))
+	for u := range srv.bound {
+		out = append(out, u)
+	}
+	return out
+}
