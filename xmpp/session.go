@@ -147,6 +147,8 @@ func (s *session) startTLS() error {
 		return fmt.Errorf("xmpp: tls handshake: %w", err)
 	}
 	s.secure = true
+	cs := tc.ConnectionState()
+	s.c.cfg.Logger.Debug("xmpp: tls", "version", tls.VersionName(cs.Version), "cipher", tls.CipherSuiteName(cs.CipherSuite))
 	s.t.reset(tc)
 	return s.open()
 }
