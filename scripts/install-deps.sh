@@ -30,7 +30,7 @@ test_pkgs=(
 	imagemagick fonts-dejavu-core locales
 	prosody ejabberd erlang-base
 	chromium python3-slixmpp gcc-mingw-w64-x86-64
-	openssl netcat-openbsd procps postgresql
+	openssl netcat-openbsd procps postgresql shellcheck
 )
 # Go tools, pinned: import path and version.
 go_tools=(
@@ -75,8 +75,9 @@ if ((${#missing[@]} > 0)); then
 		"${sudo[@]}" chmod 755 "$policy"
 		made_policy=1
 	fi
-	"${sudo[@]}" apt-get update -qq
+	"${sudo[@]}" apt-get update -qq -o DPkg::Lock::Timeout=300
 	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		-o DPkg::Lock::Timeout=300 \
 		--no-install-recommends -o Dpkg::Use-Pty=0 "${missing[@]}" >/dev/null
 	apt_note="apt: installed ${missing[*]}"
 fi

@@ -10,6 +10,18 @@ die() {
 	exit 1
 }
 
+# now_ms: wall clock in milliseconds.
+now_ms() {
+	local t=${EPOCHREALTIME//[!0-9]/}
+	echo $((t / 1000))
+}
+
+# since T0: seconds since now_ms printed T0, as 1.234.
+since() {
+	local d=$(($(now_ms) - $1))
+	printf '%d.%03d' $((d / 1000)) $((d % 1000))
+}
+
 # abs_dir DIR: create DIR and print its absolute path.
 abs_dir() {
 	mkdir -p "$1"
@@ -20,6 +32,14 @@ abs_dir() {
 check_port() {
 	if ! [[ $1 =~ ^[0-9]+$ ]] || (($1 < 1 || $1 > 65535)); then
 		die "bad port: $1"
+	fi
+}
+
+# port_free PORT: fail if something already listens on 127.0.0.1:PORT (it
+# would answer our readiness probe in the new server's place).
+port_free() {
+	if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+		die "127.0.0.1:$1 is already in use"
 	fi
 }
 

@@ -69,7 +69,8 @@ CFG
 }
 
 start() {
-	local dir port pid t0=$SECONDS
+	local dir port pid t0
+	t0=$(now_ms)
 	dir=$(abs_dir "$1")
 	port=$2
 	check_port "$port"
@@ -80,6 +81,7 @@ start() {
 		echo "prosody: already running on 127.0.0.1:$port (pid $pid, dir $dir)"
 		return 0
 	fi
+	port_free "$port"
 	mkdir -p "$dir/data"
 	ensure_cert "$dir"
 	write_config "$dir" "$port"
@@ -94,11 +96,15 @@ start() {
 		stop_pid "$pid" KILL
 		exit 1
 	fi
-	echo "prosody: ready on 127.0.0.1:$port (pid $pid, dir $dir, cert $dir/certs/localhost.crt) in $((SECONDS - t0))s"
+	echo "prosody: ready on 127.0.0.1:$port (pid $pid, dir $dir, cert $dir/certs/localhost.crt) in $(since "$t0")s"
 }
 
 stop() {
 	local dir sig=$2 pid
+	if [[ ! -d $1 ]]; then
+		echo "prosody: not running (no dir $1)"
+		return 0
+	fi
 	dir=$(abs_dir "$1")
 	pid=$(read_pid "$dir/prosody.pid" "$dir/prosody.cfg.lua")
 	if [[ -z $pid ]]; then
