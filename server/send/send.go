@@ -2,6 +2,7 @@ package send
 
 import (
 	"context"
+	"errors"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -62,8 +63,9 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 		return "", err
 	}
 	if err := s.Store.Enqueue(ctx, n); err != nil {
-		if strings.Contains(err.Error(), "unknown") {
-			return "", invalid("%s", strings.TrimPrefix(err.Error(), "store: "))
+		var unknown *store.UnknownRecipientsError
+		if errors.As(err, &unknown) {
+			return "", invalid("no such user: %s", strings.Join(unknown.Users, ", "))
 		}
 		return "", fmt.Errorf("send: store: %w", err)
 	}
