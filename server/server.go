@@ -134,6 +134,13 @@ type Listeners struct {
 // requests in flight finish and writes the last acknowledgements, within
 // grace.
 func (s *Server) Run(ctx context.Context, ls Listeners, grace time.Duration) error {
+	// No session survives a restart: whatever was sent and not acked
+	// before it goes back to the queue.
+	if n, err := s.opts.Store.UnsentAll(ctx, s.opts.Now()); err != nil {
+		return fmt.Errorf("server: requeue unacked notifications: %w", err)
+	} else if n > 0 {
+		s.opts.Logger.Info("server: requeued notifications sent before the restart", "count", n)
+	}
 	hubCtx, stopHub := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHub()
 	errc := make(chan error, 4)
