@@ -153,7 +153,8 @@ func (e *Element) String() string {
 // where the element's namespace differs from it. Elements in the streams
 // namespace are written with the "stream:" prefix that every stream header
 // declares. An attribute in a namespace other than xml: gets a prefix
-// declared on its element.
+// declared on its element. Names are written as they are: they must be XML
+// names without a colon, as the stream decoder returns them.
 func (e *Element) AppendXML(b []byte, parentNS string) []byte {
 	name := e.Name.Local
 	ns := parentNS

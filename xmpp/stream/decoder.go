@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
+	"unicode/utf8"
 
 	"github.com/xpush/xpush/xmpp/stanza"
 )
@@ -20,11 +22,19 @@ const (
 	DefaultMaxAttrs  = 32
 	// headerSlack bounds the stream header and whitespace before it.
 	headerSlack = 4 << 10
+	// After a stanza larger than shrinkBytes (or a quarter of MaxStanza
+	// if that is less), or one whose elements and namespace declarations
+	// stacked up more than shrinkHeight deep, encoding/xml's decoder is
+	// replaced before the next read that may block: it keeps buffers and
+	// a stack as large as the largest stanza so far, for the stream's
+	// lifetime, and an idle session should not hold that.
+	shrinkBytes  = 2 << 10
+	shrinkHeight = 64
 )
 
 // Limits bound what a Decoder accepts. Zero fields take the defaults.
 type Limits struct {
-	MaxStanza int // bytes of one top-level element, whitespace before it included
+	MaxStanza int // bytes of one top-level element; whitespace between elements is not counted
 	MaxDepth  int // element nesting inside a stanza, the stanza itself at 1
 	MaxAttrs  int // attributes on one element, namespace declarations included
 }
@@ -58,6 +68,13 @@ type Decoder struct {
 	lim    Limits
 	header bool // a stream header was read
 	ns     string
+	err    error // the error that ended the stream, returned again by Next
+	// replay is a start tag that puts a new xml.Decoder where the stream
+	// header left this one: same raw name, same namespace declarations;
+	// "" when it cannot be built.
+	replay string
+	shrink bool // replace xd at the next stanza boundary
+	height int  // stack height encoding/xml reached in this stanza
 }
 
 // NewDecoder returns a Decoder reading from r. It does no I/O.
@@ -75,13 +92,20 @@ func newXMLDecoder(r io.Reader) *xml.Decoder {
 	// No entity map: only the five predefined entities and character
 	// references are expanded, and unknown ones are errors.
 	xd.Entity = nil
-	xd.CharsetReader = nil
+	// XMPP is UTF-8 only (RFC 6120 §11.6); encoding/xml calls this for
+	// any other encoding an XML declaration names.
+	xd.CharsetReader = refuseCharset
 	return xd
+}
+
+func refuseCharset(label string, _ io.Reader) (io.Reader, error) {
+	return nil, UnsupportedEncoding.WithText(label)
 }
 
 // BeforeRead sets a function that runs before each read of the underlying
 // reader, typically to set a read deadline. It must not be changed while a
-// read is in progress.
+// read is in progress. A failed read, a deadline included, ends the
+// stream: the Decoder returns that error from then on.
 func (d *Decoder) BeforeRead(f func()) { d.r.beforeRead = f }
 
 // Reset discards the decoder's state so that a new stream (after STARTTLS
@@ -97,6 +121,9 @@ func (d *Decoder) Reset(r io.Reader) {
 	d.r.limit = d.r.n + headerSlack
 	d.header = false
 	d.ns = ""
+	d.err = nil
+	d.replay = ""
+	d.shrink = false
 	d.xd = newXMLDecoder(&d.r)
 }
 
@@ -105,6 +132,17 @@ func (d *Decoder) Offset() int64 { return d.r.n }
 
 // ReadHeader reads the XML declaration (if any) and the stream header.
 func (d *Decoder) ReadHeader() (Header, error) {
+	h, err := d.readHeader()
+	if err != nil {
+		d.err = err
+	}
+	return h, err
+}
+
+func (d *Decoder) readHeader() (Header, error) {
+	if d.err != nil {
+		return Header{}, d.err
+	}
 	d.r.limit = d.r.n + headerSlack
 	for first := true; ; first = false {
 		tok, err := d.token()
@@ -131,6 +169,9 @@ func (d *Decoder) ReadHeader() (Header, error) {
 			if t.Name.Space != stanza.NSStream {
 				return Header{}, InvalidNamespace.WithText("stream namespace " + t.Name.Space)
 			}
+			if err := d.checkAttrs(t.Attr); err != nil {
+				return Header{}, err
+			}
 			h := Header{}
 			for _, a := range t.Attr {
 				switch {
@@ -153,6 +194,7 @@ func (d *Decoder) ReadHeader() (Header, error) {
 			}
 			d.header = true
 			d.ns = h.NS
+			d.replay = replayTag(t)
 			return h, nil
 		default:
 			return Header{}, NotWellFormed.WithText(fmt.Sprintf("unexpected %T before the stream header", tok))
@@ -161,13 +203,49 @@ func (d *Decoder) ReadHeader() (Header, error) {
 }
 
 // Next reads the next top-level element of the stream, skipping whitespace.
-// It returns ErrClosed when the peer closes the stream, an *Error for input
+// It returns ErrClosed when the peer closes the stream, an Error for input
 // that breaks the protocol or a limit, and the reader's error otherwise.
+// Once it has returned an error, it returns the same error again.
 func (d *Decoder) Next() (*stanza.Element, error) {
+	if d.err != nil {
+		return nil, d.err
+	}
 	if !d.header {
 		return nil, errors.New("stream: Next before ReadHeader")
 	}
-	d.r.limit = d.r.n + int64(d.lim.MaxStanza)
+	e, err := d.next()
+	if err != nil {
+		d.err = err
+	}
+	return e, err
+}
+
+func (d *Decoder) next() (*stanza.Element, error) {
+	// Whitespace between stanzas (the keepalive) is dropped before
+	// encoding/xml sees it, which would otherwise keep it as character
+	// data until the next '<': an idle stream would grow that buffer and
+	// count its keepalives against MaxStanza.
+	for !d.r.skipSpace() {
+		if d.shrink {
+			d.shrinkXML()
+		}
+		if err := d.r.fill(); err != nil {
+			return nil, d.mapErr(err)
+		}
+	}
+	start := d.r.n
+	d.r.limit = start + int64(d.lim.MaxStanza)
+	d.height = 0
+	e, err := d.stanza()
+	if err == nil && d.replay != "" &&
+		(d.r.n-start > int64(min(shrinkBytes, d.lim.MaxStanza/4)) || d.height > shrinkHeight) {
+		d.shrink = true
+	}
+	return e, err
+}
+
+// stanza reads the next top-level element.
+func (d *Decoder) stanza() (*stanza.Element, error) {
 	for {
 		tok, err := d.token()
 		if err != nil {
@@ -181,28 +259,36 @@ func (d *Decoder) Next() (*stanza.Element, error) {
 		case xml.EndElement:
 			return nil, ErrClosed
 		case xml.StartElement:
-			return d.element(t, 1)
+			return d.element(t, 1, 1)
 		default:
 			return nil, RestrictedXML.WithText(fmt.Sprintf("%T", tok))
 		}
 	}
 }
 
-// element reads the rest of the element that start opened, at depth.
-func (d *Decoder) element(start xml.StartElement, depth int) (*stanza.Element, error) {
+// element reads the rest of the element that start opened, at depth;
+// height counts the entries of encoding/xml's stack below it, the stream
+// header's included.
+func (d *Decoder) element(start xml.StartElement, depth, height int) (*stanza.Element, error) {
 	if depth > d.lim.MaxDepth {
 		return nil, PolicyViolation.WithText("elements nested too deep")
 	}
-	if len(start.Attr) > d.lim.MaxAttrs {
-		return nil, PolicyViolation.WithText("too many attributes")
+	if err := checkName(start.Name); err != nil {
+		return nil, err
+	}
+	if err := d.checkAttrs(start.Attr); err != nil {
+		return nil, err
 	}
 	e := &stanza.Element{Name: start.Name}
+	height++
 	for _, a := range start.Attr {
 		if a.Name.Local == "xmlns" && a.Name.Space == "" || a.Name.Space == "xmlns" {
+			height++
 			continue
 		}
 		e.Attr = append(e.Attr, a)
 	}
+	d.height = max(d.height, height)
 	var text []byte
 	for {
 		tok, err := d.token()
@@ -213,7 +299,7 @@ func (d *Decoder) element(start xml.StartElement, depth int) (*stanza.Element, e
 		case xml.CharData:
 			text = append(text, t...)
 		case xml.StartElement:
-			c, err := d.element(t, depth+1)
+			c, err := d.element(t, depth+1, height)
 			if err != nil {
 				return nil, err
 			}
@@ -227,6 +313,125 @@ func (d *Decoder) element(start xml.StartElement, depth int) (*stanza.Element, e
 			return nil, RestrictedXML.WithText(fmt.Sprintf("%T", tok))
 		}
 	}
+}
+
+// replayTag returns the start tag for Decoder.replay, made from the stream
+// header: the raw name must be the same for </stream:stream> to match it,
+// so it returns "" when more than one prefix is bound to the streams
+// namespace.
+func replayTag(t xml.StartElement) string {
+	var (
+		b      []byte
+		prefix string
+		found  int
+	)
+	for _, a := range t.Attr {
+		switch {
+		case a.Name.Space == "xmlns":
+			b = append(b, " xmlns:"...)
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			b = append(b, ' ')
+		default:
+			continue
+		}
+		if a.Value == stanza.NSStream {
+			prefix = a.Name.Local
+			if a.Name.Space == "" {
+				prefix = ""
+			}
+			found++
+		}
+		b = append(b, a.Name.Local...)
+		b = append(b, `="`...)
+		b = stanza.AppendEscaped(b, a.Value, true)
+		b = append(b, '"')
+	}
+	if found != 1 {
+		return ""
+	}
+	if prefix != "" {
+		prefix += ":"
+	}
+	return "<" + prefix + "stream" + string(b) + ">"
+}
+
+// shrinkXML replaces encoding/xml's decoder by a new one in the same
+// state, fed the replay tag through the empty read buffer. It runs at a
+// stanza boundary with nothing buffered, before a read that may block.
+func (d *Decoder) shrinkXML() {
+	d.shrink = false
+	d.r.release()
+	n := d.r.n
+	d.r.buf = []byte(d.replay)
+	d.r.n -= int64(len(d.replay)) // the replay is not input: Offset and limits stay
+	xd := newXMLDecoder(&d.r)
+	tok, err := xd.Token()
+	d.r.buf, d.r.n = nil, n
+	if _, ok := tok.(xml.StartElement); ok && err == nil {
+		d.xd = xd
+	}
+}
+
+// checkAttrs enforces MaxAttrs and refuses an attribute given twice,
+// which XML forbids but encoding/xml lets through: whoever reads the
+// re-encoded element could pick the other value (a "to" given twice).
+// Names are compared after namespace translation, as XML namespaces wants.
+func (d *Decoder) checkAttrs(attrs []xml.Attr) error {
+	if len(attrs) > d.lim.MaxAttrs {
+		return PolicyViolation.WithText("too many attributes")
+	}
+	for _, a := range attrs {
+		if err := checkName(a.Name); err != nil {
+			return err
+		}
+	}
+	for i := 1; i < len(attrs); i++ {
+		for j := range i {
+			if attrs[i].Name == attrs[j].Name {
+				return NotWellFormed.WithText("attribute " + attrs[i].Name.Local + " given twice")
+			}
+		}
+	}
+	return nil
+}
+
+// checkName refuses a name that XML namespaces does not allow and
+// encoding/xml lets through: a colon at either end of the name (<:a>,
+// <a:>), or a local part that cannot start a name once the prefix is split
+// off (<a:0>, <a:-b>). Written back without its prefix, such a local part
+// would not be XML at all.
+func checkName(n xml.Name) error {
+	if r, _ := utf8.DecodeRuneInString(n.Local); strings.IndexByte(n.Local, ':') >= 0 || !nameStart(r) {
+		return NotWellFormed.WithText("invalid name " + n.Local)
+	}
+	return nil
+}
+
+// nameKnown and nameValid cache, for each rune of the Basic Multilingual
+// Plane, whether encoding/xml accepts it as the first of a name; no rune
+// above it is in encoding/xml's tables.
+var nameKnown, nameValid [0x10000 / 64]atomic.Uint64
+
+// nameStart reports whether encoding/xml accepts r as the first character
+// of a name (the XML 1.0 rules it implements are not in package unicode).
+// A rune outside ASCII is asked of encoding/xml once per process.
+func nameStart(r rune) bool {
+	switch {
+	case r < utf8.RuneSelf:
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r == '_'
+	case r > 0xFFFF:
+		return false
+	}
+	i, bit := r/64, uint64(1)<<(r%64)
+	if nameKnown[i].Load()&bit != 0 {
+		return nameValid[i].Load()&bit != 0
+	}
+	_, err := xml.NewDecoder(strings.NewReader("<" + string(r) + "/>")).Token()
+	if err == nil {
+		nameValid[i].Or(bit)
+	}
+	nameKnown[i].Or(bit)
+	return err == nil
 }
 
 // token returns the next token, with limit and syntax errors mapped to
@@ -250,25 +455,39 @@ func (d *Decoder) token() (xml.Token, error) {
 }
 
 func (d *Decoder) mapErr(err error) error {
-	var synErr *xml.SyntaxError
+	var (
+		synErr *xml.SyntaxError
+		se     Error
+	)
+	// The reader's EOF reaches encoding/xml's caller as io.EOF or as a
+	// syntax error "unexpected EOF..."; its other errors unchanged.
+	eof := errors.Is(d.r.err, io.EOF) &&
+		(errors.Is(err, io.EOF) || errors.As(err, &synErr) && strings.HasPrefix(synErr.Msg, "unexpected EOF"))
 	switch {
-	case errors.Is(err, errLimit) || errors.Is(d.r.err, errLimit):
+	case errors.Is(err, errLimit):
 		if !d.header {
 			return PolicyViolation.WithText("stream header too large")
 		}
 		return PolicyViolation.WithText(fmt.Sprintf("stanza larger than %d bytes", d.lim.MaxStanza))
+	case errors.As(err, &se):
+		return se // from refuseCharset
+	case eof:
+		return io.ErrUnexpectedEOF
+	case errors.As(err, &synErr):
+		// Bytes that came in before the reader failed are judged first:
+		// they are what the peer sent.
+		if m := synErr.Msg; strings.HasPrefix(m, "invalid character entity &") &&
+			!strings.HasPrefix(m, "invalid character entity &#") && strings.HasSuffix(m, ";") {
+			// A well-formed reference to an entity nobody declared.
+			return RestrictedXML.WithText(m)
+		}
+		return NotWellFormed.WithText(synErr.Msg)
 	case d.r.err != nil && !errors.Is(d.r.err, io.EOF):
 		// The connection failed (deadline, reset): not the peer's XML.
 		return d.r.err
-	case errors.Is(err, io.EOF) || errors.Is(d.r.err, io.EOF):
-		return io.ErrUnexpectedEOF
-	case errors.As(err, &synErr):
-		if strings.Contains(synErr.Msg, "entity") {
-			return RestrictedXML.WithText(synErr.Msg)
-		}
-		return NotWellFormed.WithText(synErr.Msg)
 	}
-	return err
+	// encoding/xml's own refusals, such as an XML version other than 1.0.
+	return NotWellFormed.WithText(strings.TrimPrefix(err.Error(), "xml: "))
 }
 
 // procInstParam returns the value of param in an XML declaration.

@@ -100,6 +100,22 @@ func (r *reader) fill() error {
 	return nil
 }
 
+// skipSpace drops the XML whitespace at the start of the buffer without
+// counting it against limit, and reports whether another byte follows it
+// there (false: the buffer is empty).
+func (r *reader) skipSpace() bool {
+	for len(r.buf) > 0 {
+		switch r.buf[0] {
+		case ' ', '\t', '\r', '\n':
+			r.buf = r.buf[1:]
+			r.n++
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // release gives the big buffer back once it is drained.
 func (r *reader) release() {
 	if r.big != nil && len(r.buf) == 0 {
