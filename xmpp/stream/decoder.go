@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/xpush/xpush/xmpp/stanza"
@@ -407,30 +406,15 @@ func checkName(n xml.Name) error {
 	return nil
 }
 
-// nameKnown and nameValid cache, for each rune of the Basic Multilingual
-// Plane, whether encoding/xml accepts it as the first of a name; no rune
-// above it is in encoding/xml's tables.
-var nameKnown, nameValid [0x10000 / 64]atomic.Uint64
-
 // nameStart reports whether encoding/xml accepts r as the first character
 // of a name (the XML 1.0 rules it implements are not in package unicode).
-// A rune outside ASCII is asked of encoding/xml once per process.
+// A rune outside ASCII is rare in XMPP; it is asked of encoding/xml itself,
+// so that what we accept always decodes again.
 func nameStart(r rune) bool {
-	switch {
-	case r < utf8.RuneSelf:
+	if r < utf8.RuneSelf {
 		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || r == '_'
-	case r > 0xFFFF:
-		return false
-	}
-	i, bit := r/64, uint64(1)<<(r%64)
-	if nameKnown[i].Load()&bit != 0 {
-		return nameValid[i].Load()&bit != 0
 	}
 	_, err := xml.NewDecoder(strings.NewReader("<" + string(r) + "/>")).Token()
-	if err == nil {
-		nameValid[i].Or(bit)
-	}
-	nameKnown[i].Or(bit)
 	return err == nil
 }
 
