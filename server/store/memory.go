@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -316,6 +317,10 @@ func (m *Memory) Pending(_ context.Context, user string, now time.Time, limit in
 func (m *Memory) transition(id, user string, at time.Time, f func(state string) (next string, attempts int, ok bool)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	return m.transitionLocked(id, user, at, f)
+}
+
+func (m *Memory) transitionLocked(id, user string, at time.Time, f func(state string) (next string, attempts int, ok bool)) error {
 	mn, ok := m.byID[id]
 	if !ok {
 		return fmt.Errorf("store: notification %q: %w", id, ErrNotFound)
@@ -349,6 +354,33 @@ func (m *Memory) MarkSent(_ context.Context, id, user string, at time.Time) erro
 // Ack implements Queue.
 func (m *Memory) Ack(_ context.Context, id, user string, at time.Time) error {
 	return m.transition(id, user, at, ack)
+}
+
+// Record implements Queue.
+func (m *Memory) Record(_ context.Context, changes []Change) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range changes {
+		f, err := changeFunc(c.State)
+		if err != nil {
+			return err
+		}
+		if err := m.transitionLocked(c.ID, c.User, c.At, f); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// changeFunc returns the transition for a Change's state.
+func changeFunc(state string) (func(string) (string, int, bool), error) {
+	switch state {
+	case StateSent:
+		return markSent, nil
+	case StateAcked:
+		return ack, nil
+	}
+	return nil, fmt.Errorf("store: change to %q: %w", state, ErrInvalid)
 }
 
 // Unsent implements Queue.

@@ -83,6 +83,14 @@ type Notification struct {
 	Expires   time.Time // zero: never
 }
 
+// Change is one MarkSent (State StateSent) or Ack (State StateAcked) for
+// Record.
+type Change struct {
+	ID, User string
+	State    string
+	At       time.Time
+}
+
 // Delivery is the state of one notification for one recipient.
 type Delivery struct {
 	User     string
@@ -150,6 +158,10 @@ type Queue interface {
 	// the first ack's time is kept. ErrNotFound when user is not a
 	// recipient.
 	Ack(ctx context.Context, id, user string, at time.Time) error
+	// Record applies many MarkSent and Ack changes in one transaction (a
+	// group commit). A change for a notification or recipient that no
+	// longer exists is skipped; any other error fails the whole batch.
+	Record(ctx context.Context, changes []Change) error
 	// Unsent puts user's sent-but-unacked notifications back to queued.
 	// The server calls it when the last of user's sessions ends, so they
 	// are redelivered on the next login.

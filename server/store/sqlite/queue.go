@@ -152,62 +152,90 @@ func (db *DB) Pending(ctx context.Context, user string, now time.Time, limit int
 // delivery as it is.
 func (db *DB) transition(ctx context.Context, id, user string, at time.Time, f func(state string) (next string, attempts int, ok bool)) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		var broadcast bool
-		var created, expired int64
-		err := tx.QueryRowContext(ctx,
-			`SELECT broadcast, created, expired FROM notifications WHERE id = ?`, id,
-		).Scan(&broadcast, &created, &expired)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sqlite: notification %q: %w", id, store.ErrNotFound)
+		return transitionTx(ctx, tx, id, user, at, f)
+	})
+}
+
+// Record implements store.Queue: every change in one transaction.
+func (db *DB) Record(ctx context.Context, changes []store.Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	return db.write(ctx, func(tx *sql.Tx) error {
+		for _, c := range changes {
+			var f func(string) (string, int, bool)
+			switch c.State {
+			case store.StateSent:
+				f = markSent
+			case store.StateAcked:
+				f = ack
+			default:
+				return fmt.Errorf("sqlite: change to %q: %w", c.State, store.ErrInvalid)
+			}
+			if err := transitionTx(ctx, tx, c.ID, c.User, c.At, f); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func transitionTx(ctx context.Context, tx *sql.Tx, id, user string, at time.Time, f func(state string) (next string, attempts int, ok bool)) error {
+	var broadcast bool
+	var created, expired int64
+	err := tx.QueryRowContext(ctx,
+		`SELECT broadcast, created, expired FROM notifications WHERE id = ?`, id,
+	).Scan(&broadcast, &created, &expired)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: notification %q: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return wrap("update delivery", err)
+	}
+	notRecipient := fmt.Errorf("sqlite: %q is not a recipient of notification %q: %w", user, id, store.ErrNotFound)
+	var state string
+	err = tx.QueryRowContext(ctx,
+		`SELECT state FROM deliveries WHERE notification_id = ? AND username = ?`, id, user,
+	).Scan(&state)
+	row := err == nil
+	switch {
+	case errors.Is(err, sql.ErrNoRows) && broadcast:
+		uc, err := userCreated(ctx, tx, user)
+		if errors.Is(err, store.ErrNotFound) || err == nil && uc > created {
+			return notRecipient
 		}
 		if err != nil {
 			return wrap("update delivery", err)
 		}
-		notRecipient := fmt.Errorf("sqlite: %q is not a recipient of notification %q: %w", user, id, store.ErrNotFound)
-		var state string
-		err = tx.QueryRowContext(ctx,
-			`SELECT state FROM deliveries WHERE notification_id = ? AND username = ?`, id, user,
-		).Scan(&state)
-		row := err == nil
-		switch {
-		case errors.Is(err, sql.ErrNoRows) && broadcast:
-			uc, err := userCreated(ctx, tx, user)
-			if errors.Is(err, store.ErrNotFound) || err == nil && uc > created {
-				return notRecipient
-			}
-			if err != nil {
-				return wrap("update delivery", err)
-			}
-			state = store.StateQueued
-			if expired != 0 {
-				state = store.StateExpired
-			}
-		case errors.Is(err, sql.ErrNoRows):
-			return notRecipient
-		case err != nil:
-			return wrap("update delivery", err)
+		state = store.StateQueued
+		if expired != 0 {
+			state = store.StateExpired
 		}
-		next, inc, ok := f(state)
-		if !ok {
-			return nil
-		}
-		if row {
-			_, err = tx.ExecContext(ctx, `UPDATE deliveries
-				SET state = ?, attempts = attempts + ?, updated = ?
-				WHERE notification_id = ? AND username = ?`,
-				next, inc, ns(at), id, user)
-		} else {
-			_, err = tx.ExecContext(ctx, `INSERT INTO deliveries
-				(notification_id, username, state, attempts, updated)
-				VALUES (?, ?, ?, ?, ?)`,
-				id, user, next, inc, ns(at))
-			if err == nil {
-				_, err = tx.ExecContext(ctx,
-					`UPDATE notifications SET untouched = untouched - 1 WHERE id = ?`, id)
-			}
-		}
+	case errors.Is(err, sql.ErrNoRows):
+		return notRecipient
+	case err != nil:
 		return wrap("update delivery", err)
-	})
+	}
+	next, inc, ok := f(state)
+	if !ok {
+		return nil
+	}
+	if row {
+		_, err = tx.ExecContext(ctx, `UPDATE deliveries
+			SET state = ?, attempts = attempts + ?, updated = ?
+			WHERE notification_id = ? AND username = ?`,
+			next, inc, ns(at), id, user)
+	} else {
+		_, err = tx.ExecContext(ctx, `INSERT INTO deliveries
+			(notification_id, username, state, attempts, updated)
+			VALUES (?, ?, ?, ?, ?)`,
+			id, user, next, inc, ns(at))
+		if err == nil {
+			_, err = tx.ExecContext(ctx,
+				`UPDATE notifications SET untouched = untouched - 1 WHERE id = ?`, id)
+		}
+	}
+	return wrap("update delivery", err)
 }
 
 func markSent(state string) (string, int, bool) {

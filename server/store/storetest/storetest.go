@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PendingOrder", testPendingOrder},
 		{"SentAckUnsent", testSentAckUnsent},
 		{"UnsentAll", testUnsentAll},
+		{"Record", testRecord},
 		{"Expire", testExpire},
 		{"DeleteUserDeliveries", testDeleteUserDeliveries},
 		{"History", testHistory},
@@ -968,4 +969,32 @@ func testAdminHash(t *testing.T, s store.Store) {
 			t.Errorf("AdminHash = %q, want %q", got, h)
 		}
 	}
+}
+
+func testRecord(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	addUser(t, s, "alice", at(0))
+	addUser(t, s, "bob", at(0))
+	enqueue(t, s, directed("d1", at(time.Minute), "alice", "bob"))
+	enqueue(t, s, broadcast("b1", at(2*time.Minute)))
+	t1, t2 := at(10*time.Minute), at(11*time.Minute)
+	err := s.Record(ctx, []store.Change{
+		{ID: "d1", User: "alice", State: store.StateSent, At: t1},
+		{ID: "b1", User: "alice", State: store.StateSent, At: t1},
+		{ID: "b1", User: "bob", State: store.StateSent, At: t1},
+		{ID: "d1", User: "alice", State: store.StateAcked, At: t2},
+		// Gone notification and non-recipient: skipped, not fatal.
+		{ID: "nope", User: "alice", State: store.StateAcked, At: t2},
+		{ID: "d1", User: "carol", State: store.StateAcked, At: t2},
+	})
+	wantNoErr(t, "Record", err)
+	wantDelivery(t, s, "d1", "alice", store.StateAcked, 1, t2)
+	wantDelivery(t, s, "b1", "alice", store.StateSent, 1, t1)
+	wantDelivery(t, s, "b1", "bob", store.StateSent, 1, t1)
+	wantDelivery(t, s, "d1", "bob", store.StateQueued, 0, at(time.Minute))
+	wantNoErr(t, "Record(empty)", s.Record(ctx, nil))
+	if err := s.Record(ctx, []store.Change{{ID: "d1", User: "bob", State: store.StateExpired, At: t2}}); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("Record(expired state) = %v, want ErrInvalid", err)
+	}
+	wantDelivery(t, s, "d1", "bob", store.StateQueued, 0, at(time.Minute))
 }
