@@ -22,9 +22,8 @@ const (
 	DefaultExpireEvery = 30 * time.Second
 	// flushBatch bounds how many queued notifications one flush sends.
 	flushBatch = 500
-	// ackBatch and ackDelay batch acknowledgements into one write.
-	ackBatch = 512
-	ackDelay = 20 * time.Millisecond
+	// recordBatch bounds how many state changes one group commit holds.
+	recordBatch = 1024
 )
 
 // Sessions is what the hub needs from the c2s listener.
@@ -56,14 +55,15 @@ type Hub struct {
 	opts     Options
 	sessions Sessions
 	work     chan func(context.Context)
-	acks     chan ack
-	started  chan struct{}
-	once     sync.Once
+	// records carries state changes to the recorder, in order.
+	records chan record
 }
 
-type ack struct {
-	user, id string
-	at       time.Time
+// record is a state change for the recorder: a sent or acked change, or,
+// with unsent set, "put this user's sent notifications back".
+type record struct {
+	change store.Change
+	unsent string
 }
 
 // New returns a Hub. It does no I/O.
@@ -86,8 +86,7 @@ func New(opts Options) *Hub {
 	return &Hub{
 		opts:    opts,
 		work:    make(chan func(context.Context), opts.Queue),
-		acks:    make(chan ack, opts.Queue),
-		started: make(chan struct{}),
+		records: make(chan record, opts.Queue),
 	}
 }
 
@@ -116,19 +115,18 @@ func (h *Hub) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	ackDone := make(chan struct{})
+	recDone := make(chan struct{})
 	go func() {
-		defer close(ackDone)
-		h.ackLoop(ctx)
+		defer close(recDone)
+		h.recorder(ctx)
 	}()
-	h.once.Do(func() { close(h.started) })
 	t := time.NewTicker(h.opts.ExpireEvery)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
-			<-ackDone
+			<-recDone
 			return nil
 		case <-t.C:
 			h.expire(ctx)
@@ -193,9 +191,16 @@ func (h *Hub) push(s *c2s.Session, n *notification.Notification) bool {
 	return true
 }
 
+// markSent queues the sent state for the recorder.
 func (h *Hub) markSent(ctx context.Context, id, user string) {
-	if err := h.opts.Store.MarkSent(ctx, id, user, h.opts.Now()); err != nil {
-		h.opts.Logger.Error("delivery: mark sent", "id", id, "user", user, "err", err)
+	h.record(ctx, record{change: store.Change{ID: id, User: user, State: store.StateSent, At: h.opts.Now()}})
+}
+
+// record hands r to the recorder, waiting while its queue is full.
+func (h *Hub) record(ctx context.Context, r record) {
+	select {
+	case h.records <- r:
+	case <-ctx.Done():
 	}
 }
 
@@ -230,15 +235,15 @@ func (h *Hub) Unbound(s *c2s.Session) {
 				return // another session holds them
 			}
 		}
-		if err := h.opts.Store.Unsent(ctx, user, h.opts.Now()); err != nil {
-			h.opts.Logger.Error("delivery: unsent", "user", user, "err", err)
-		}
+		// Through the recorder, so that it lands after the sent states
+		// recorded before it.
+		h.record(ctx, record{unsent: user})
 	})
 }
 
-// Acked records an acknowledgement (batched).
+// Acked records an acknowledgement (group-committed by the recorder).
 func (h *Hub) Acked(s *c2s.Session, id string) {
-	h.acks <- ack{user: s.User(), id: id, at: h.opts.Now()}
+	h.record(context.Background(), record{change: store.Change{ID: id, User: s.User(), State: store.StateAcked, At: h.opts.Now()}})
 }
 
 // Nacked logs a client's refusal; the notification stays sent until the
@@ -247,47 +252,69 @@ func (h *Hub) Nacked(s *c2s.Session, id string, err error) {
 	h.opts.Logger.Warn("delivery: client refused notification", "jid", s.JID(), "id", id, "err", err)
 }
 
-// ackLoop writes acknowledgements in batches.
-func (h *Hub) ackLoop(ctx context.Context) {
-	batch := make([]ack, 0, ackBatch)
+// recorder writes state changes with group commit: it takes whatever has
+// queued up (up to recordBatch) and writes it in one transaction, so one
+// change alone costs one commit and a burst of thousands costs a few.
+// When ctx ends it writes what is queued and returns: no ack is lost.
+func (h *Hub) recorder(ctx context.Context) {
+	// Finish writes even while shutting down.
+	wctx := context.WithoutCancel(ctx)
+	batch := make([]store.Change, 0, recordBatch)
+	acked := 0
 	flush := func() {
-		// Finish writes even while shutting down: an ack is not lost.
-		wctx := context.WithoutCancel(ctx)
-		for _, a := range batch {
-			if err := h.opts.Store.Ack(wctx, a.id, a.user, a.at); err != nil {
-				h.opts.Logger.Error("delivery: ack", "id", a.id, "user", a.user, "err", err)
-			}
+		if len(batch) == 0 {
+			return
 		}
-		if h.opts.Metrics != nil && len(batch) > 0 {
-			h.opts.Metrics.Acked(len(batch))
+		if err := h.opts.Store.Record(wctx, batch); err != nil {
+			h.opts.Logger.Error("delivery: record states", "changes", len(batch), "err", err)
 		}
-		batch = batch[:0]
+		if h.opts.Metrics != nil && acked > 0 {
+			h.opts.Metrics.Acked(acked)
+		}
+		batch, acked = batch[:0], 0
 	}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	apply := func(r record) {
+		if r.unsent != "" {
+			flush()
+			if err := h.opts.Store.Unsent(wctx, r.unsent, h.opts.Now()); err != nil {
+				h.opts.Logger.Error("delivery: unsent", "user", r.unsent, "err", err)
+			}
+			return
+		}
+		batch = append(batch, r.change)
+		if r.change.State == store.StateAcked {
+			acked++
+		}
+		if len(batch) == recordBatch {
+			flush()
+		}
+	}
 	for {
 		select {
-		case a := <-h.acks:
-			if len(batch) == 0 {
-				timer.Reset(ackDelay)
-			}
-			batch = append(batch, a)
-			if len(batch) >= ackBatch {
-				flush()
-			}
-		case <-timer.C:
-			flush()
+		case r := <-h.records:
+			apply(r)
 		case <-ctx.Done():
 			for {
 				select {
-				case a := <-h.acks:
-					batch = append(batch, a)
+				case r := <-h.records:
+					apply(r)
 				default:
 					flush()
 					return
 				}
 			}
 		}
+		// Take what else is waiting, then commit it together.
+	drain:
+		for {
+			select {
+			case r := <-h.records:
+				apply(r)
+			default:
+				break drain
+			}
+		}
+		flush()
 	}
 }
 
