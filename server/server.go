@@ -13,7 +13,9 @@ import (
 
 	"github.com/xpush/xpush/server/api"
 	"github.com/xpush/xpush/server/c2s"
+	"github.com/xpush/xpush/server/console"
 	"github.com/xpush/xpush/server/delivery"
+	"github.com/xpush/xpush/server/metrics"
 	"github.com/xpush/xpush/server/send"
 	"github.com/xpush/xpush/server/store"
 	"github.com/xpush/xpush/xmpp/stream"
@@ -31,21 +33,11 @@ type Options struct {
 	Iters        int
 	Limits       stream.Limits
 	IdleTimeout  time.Duration
-	// Console, when set, is mounted at / (the web console); the API,
-	// /metrics and /healthz are always served.
-	Console http.Handler
-	// Metrics, when set, is mounted at /metrics.
-	Metrics http.Handler
-	// Counters receive the listener's and hub's counts; may be nil.
-	Counters Counters
-	Logger   *slog.Logger
-	Now      func() time.Time
-}
-
-// Counters is what the metrics package implements.
-type Counters interface {
-	c2s.Metrics
-	delivery.Metrics
+	// ConsoleSecure marks the console's session cookie Secure: set it
+	// unless the console is reached on loopback over plain HTTP.
+	ConsoleSecure bool
+	Logger        *slog.Logger
+	Now           func() time.Time
 }
 
 // Server is a running xpushd.
@@ -69,17 +61,22 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	var dm delivery.Metrics
-	var cm c2s.Metrics
-	if opts.Counters != nil {
-		dm, cm = opts.Counters, opts.Counters
+	var cs *c2s.Server
+	m, err := metrics.New(nil, metrics.Sources{
+		Sessions:   func() int { return cs.Sessions() },
+		QueueDepth: func(ctx context.Context) (int, error) { return opts.Store.QueueDepth(ctx, opts.Now()) },
+		Users:      opts.Store.CountUsers,
+		Logger:     opts.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
-	hub := delivery.New(delivery.Options{Store: opts.Store, Metrics: dm, Logger: opts.Logger, Now: opts.Now})
-	cs, err := c2s.New(c2s.Options{
+	hub := delivery.New(delivery.Options{Store: opts.Store, Metrics: m, Logger: opts.Logger, Now: opts.Now})
+	cs, err = c2s.New(c2s.Options{
 		Domain: opts.Domain, TLS: opts.TLS, AllowPlain: opts.AllowPlain,
 		Registration: opts.Registration, RegisterRate: opts.RegisterRate, LegacyDigest: opts.LegacyDigest,
 		Iters: opts.Iters, Limits: opts.Limits, IdleTimeout: opts.IdleTimeout,
-		Users: opts.Store, Hub: hub, Metrics: cm, Logger: opts.Logger, Now: opts.Now,
+		Users: opts.Store, Hub: hub, Metrics: m, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {
 		return nil, err
@@ -101,12 +98,22 @@ func New(opts Options) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
-	if opts.Metrics != nil {
-		s.mux.Handle("GET /metrics", opts.Metrics)
+	s.mux.Handle("GET /metrics", m.Handler())
+	con, err := console.New(console.Options{
+		Store:        opts.Store,
+		Sender:       s.Sender,
+		Presence:     console.C2SPresence(cs),
+		Iters:        opts.Iters,
+		LegacyDigest: opts.LegacyDigest,
+		Secure:       opts.ConsoleSecure,
+		Metrics:      m,
+		Logger:       opts.Logger,
+		Now:          opts.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: console: %w", err)
 	}
-	if opts.Console != nil {
-		s.mux.Handle("/", opts.Console)
-	}
+	s.mux.Handle("/", con)
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -20,8 +19,6 @@ import (
 
 	"github.com/xpush/xpush/server"
 	"github.com/xpush/xpush/server/c2s"
-	"github.com/xpush/xpush/server/console"
-	"github.com/xpush/xpush/server/metrics"
 	"github.com/xpush/xpush/server/store"
 	"github.com/xpush/xpush/server/tlscert"
 )
@@ -258,26 +255,9 @@ func (c *cli) serve(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// build wires the server with its web console and metrics.
-//
-// The console needs the sender and the c2s listener that server.New
-// makes, and server.New takes the console's handler: a handler filled in
-// after New breaks the cycle. So do the metrics' session gauge and its
-// server. Both are set before Run starts serving, so no request sees
-// them unset.
+// build wires the server: server.New adds the web console and metrics.
 func build(cfg serveConfig, st store.Store, tlsConfig *tls.Config, logger *slog.Logger) (*server.Server, error) {
-	var srv *server.Server
-	m, err := metrics.New(nil, metrics.Sources{
-		Sessions:   func() int { return srv.C2S.Sessions() },
-		QueueDepth: func(ctx context.Context) (int, error) { return st.QueueDepth(ctx, time.Now()) },
-		Users:      st.CountUsers,
-		Logger:     logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	con := &lateHandler{}
-	srv, err = server.New(server.Options{
+	return server.New(server.Options{
 		Domain:       cfg.Domain,
 		Store:        st,
 		TLS:          tlsConfig,
@@ -285,37 +265,13 @@ func build(cfg serveConfig, st store.Store, tlsConfig *tls.Config, logger *slog.
 		Registration: cfg.Registration,
 		RegisterRate: cfg.RegisterRate,
 		LegacyDigest: cfg.LegacyDigest,
-		Console:      con,
-		Metrics:      m.Handler(),
-		Counters:     m,
-		Logger:       logger,
-	})
-	if err != nil {
-		return nil, err
-	}
-	con.h, err = console.New(console.Options{
-		Store:        st,
-		Sender:       srv.Sender,
-		Presence:     console.C2SPresence(srv.C2S),
-		LegacyDigest: cfg.LegacyDigest,
 		// The session cookie is Secure unless the console is on
 		// loopback, where browsers allow plain HTTP; elsewhere a TLS
 		// proxy must be in front (see the warning at start-up).
-		Secure:  !isLoopback(cfg.HTTP),
-		Metrics: m,
-		Logger:  logger,
+		ConsoleSecure: !isLoopback(cfg.HTTP),
+		Logger:        logger,
 	})
-	if err != nil {
-		return nil, err
-	}
-	return srv, nil
 }
-
-// lateHandler is an http.Handler whose target is set once, before the
-// server serves.
-type lateHandler struct{ h http.Handler }
-
-func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { l.h.ServeHTTP(w, r) }
 
 const legacyWarning = `
 xpushd: WARNING: --legacy-digest is on.
