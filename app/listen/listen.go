@@ -62,17 +62,23 @@ func Main(ctx context.Context, args []string, store secret.Store, stdin io.Reade
 		level = slog.LevelDebug
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Serve(ctx, cfg, *count, *timeout, stdout, stderr)
+}
+
+// Serve runs the client of cfg and prints its notifications until count
+// of them came (0: until ctx ends). With a timeout, not getting them in
+// time is a failure. It returns the exit code.
+func Serve(ctx context.Context, cfg xmpp.Config, count int, timeout time.Duration, stdout, stderr io.Writer) int {
 	client, err := xmpp.New(cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "xpush listen:", err)
 		return exitUsage
 	}
-
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if *timeout > 0 {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, *timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	runErr := make(chan error, 1)
@@ -80,7 +86,7 @@ func Main(ctx context.Context, args []string, store secret.Store, stdin io.Reade
 	defer cancelRun()
 	go func() { runErr <- client.Run(runCtx) }()
 
-	code := consume(client.Events(), *count, stdout, stderr)
+	code := consume(client.Events(), count, stdout, stderr)
 	cancelRun()
 	// Drain so that Run can finish its last report, then wait for it.
 	for range client.Events() {
@@ -88,10 +94,10 @@ func Main(ctx context.Context, args []string, store secret.Store, stdin io.Reade
 	<-runErr
 	if code < 0 { // the events ended first: ctx is done
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			fmt.Fprintf(stderr, "xpush listen: timed out after %v\n", *timeout)
+			fmt.Fprintf(stderr, "xpush listen: timed out after %v\n", timeout)
 			return exitFailure
 		}
-		if *count > 0 {
+		if count > 0 {
 			return exitFailure
 		}
 		return exitOK

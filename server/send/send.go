@@ -46,10 +46,15 @@ type Request struct {
 	Sender  string
 }
 
-// ValidationError says what is wrong with a request, for the caller.
-type ValidationError struct{ Msg string }
+// ValidationError says what is wrong with a request, for the caller. Err,
+// when set, is the underlying cause (a *store.UnknownRecipientsError).
+type ValidationError struct {
+	Msg string
+	Err error
+}
 
 func (e *ValidationError) Error() string { return e.Msg }
+func (e *ValidationError) Unwrap() error { return e.Err }
 
 func invalid(format string, args ...any) error {
 	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
@@ -65,7 +70,7 @@ func (s *Sender) Send(ctx context.Context, req Request) (string, error) {
 	if err := s.Store.Enqueue(ctx, n); err != nil {
 		var unknown *store.UnknownRecipientsError
 		if errors.As(err, &unknown) {
-			return "", invalid("no such user: %s", strings.Join(unknown.Users, ", "))
+			return "", &ValidationError{Msg: "no such user: " + strings.Join(unknown.Users, ", "), Err: err}
 		}
 		return "", fmt.Errorf("send: store: %w", err)
 	}
