@@ -92,7 +92,7 @@ type Options struct {
 	Hub     Hub
 	Metrics Metrics // may be nil
 	Logger  *slog.Logger
-	Now    func() time.Time
+	Now     func() time.Time
 }
 
 // Server accepts c2s connections.
