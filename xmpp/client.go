@@ -22,6 +22,9 @@ type Client struct {
 	events chan Event
 	kick   chan struct{}
 	sendCh chan sendReq
+	// stopped is closed when Run returns, so that a Send waiting for the
+	// serve loop does not wait forever.
+	stopped chan struct{}
 
 	mu    sync.Mutex
 	state State
@@ -34,6 +37,9 @@ type Client struct {
 	// a later not-authorized is not answered by registering again.
 	registered bool
 	running    bool
+
+	// backoffRand, when set, replaces the backoff's random source (tests).
+	backoffRand func(n int64) int64
 }
 
 type sendReq struct {
@@ -62,13 +68,14 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("xmpp: Config.Password is required")
 	}
 	return &Client{
-		cfg:    cfg,
-		jid:    j.Bare(),
-		domain: j.Domainpart(),
-		events: make(chan Event, cfg.EventBuffer),
-		kick:   make(chan struct{}, 1),
-		sendCh: make(chan sendReq),
-		seen:   newDedupe(cfg.Dedupe),
+		cfg:     cfg,
+		jid:     j.Bare(),
+		domain:  j.Domainpart(),
+		events:  make(chan Event, cfg.EventBuffer),
+		kick:    make(chan struct{}, 1),
+		sendCh:  make(chan sendReq),
+		stopped: make(chan struct{}),
+		seen:    newDedupe(cfg.Dedupe),
 	}, nil
 }
 
@@ -105,6 +112,8 @@ func (c *Client) Send(ctx context.Context, el *stanza.Element) error {
 	}
 	select {
 	case c.sendCh <- req:
+	case <-c.stopped:
+		return ErrNotConnected
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -128,8 +137,9 @@ func (c *Client) Run(ctx context.Context) error {
 	c.running = true
 	c.mu.Unlock()
 	defer close(c.events)
+	defer close(c.stopped)
 
-	b := backoff{min: c.cfg.BackoffMin, max: c.cfg.BackoffMax}
+	b := backoff{min: c.cfg.BackoffMin, max: c.cfg.BackoffMax, rand: c.backoffRand}
 	for {
 		c.setState(ctx, &StateChange{State: StateConnecting})
 		start := c.cfg.Now()

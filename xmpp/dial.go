@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // DefaultPort is the c2s port used when there are no SRV records.
@@ -55,7 +56,10 @@ func (c *Client) addrs(ctx context.Context) []string {
 			if s.Target == "." {
 				continue // "service not available" (RFC 2782)
 			}
-			addrs = append(addrs, net.JoinHostPort(s.Target, strconv.Itoa(int(s.Port))))
+			// Targets are absolute names ("host.example.org."); without
+			// the dot, the fallback below is recognised as the same.
+			host := strings.TrimSuffix(s.Target, ".")
+			addrs = append(addrs, net.JoinHostPort(host, strconv.Itoa(int(s.Port))))
 		}
 	}
 	if def := net.JoinHostPort(c.domain, DefaultPort); !slices.Contains(addrs, def) {

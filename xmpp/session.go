@@ -55,7 +55,7 @@ func (c *Client) session(ctx context.Context) error {
 	}
 	defer func() { s.t.conn.Close() }()
 	// The negotiation reads with deadlines; ending ctx interrupts it too.
-	stop := context.AfterFunc(nctx, func() { _ = s.t.conn.SetDeadline(time.Unix(1, 0)) })
+	stop := context.AfterFunc(nctx, s.t.expire)
 	resumed, err := s.negotiate(nctx)
 	if !stop() || err != nil {
 		if err == nil {
@@ -96,6 +96,10 @@ func (s *session) negotiate(ctx context.Context) (bool, error) {
 			return false, err
 		}
 		s.enableSM()
+	} else {
+		// No stream management on a legacy session: forget an earlier
+		// session's, or its counting would go on here.
+		s.c.sm = smState{}
 	}
 	return false, s.sendPresence()
 }
@@ -141,7 +145,9 @@ func (s *session) startTLS() error {
 	if !el.Is(nsTLS, "proceed") {
 		return fmt.Errorf("xmpp: starttls: server answered <%s/>", el.Name.Local)
 	}
-	_ = s.t.conn.SetDeadline(time.Now().Add(s.c.cfg.ConnectTimeout))
+	s.t.mu.Lock()
+	_ = s.t.conn.SetDeadline(s.t.deadline(s.c.cfg.ConnectTimeout))
+	s.t.mu.Unlock()
 	tc := tls.Client(s.t.conn, s.c.tlsConfig())
 	if err := tc.Handshake(); err != nil {
 		return fmt.Errorf("xmpp: tls handshake: %w", err)

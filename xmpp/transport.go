@@ -3,6 +3,7 @@ package xmpp
 import (
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/xpush/xpush/xmpp/stanza"
@@ -23,6 +24,13 @@ type transport struct {
 	readTimeout time.Duration
 	lastWrite   time.Time
 	now         func() time.Time
+
+	// mu orders the deadlines set before each read and write against
+	// expire, which another goroutine calls when the negotiation's time
+	// is up: without it, the next read's deadline would undo the
+	// expiry, and a cancelled or overdue negotiation would go on.
+	mu      sync.Mutex
+	expired bool
 }
 
 func newTransport(conn net.Conn, lim stream.Limits, writeTimeout, readTimeout time.Duration, now func() time.Time) *transport {
@@ -39,18 +47,41 @@ func newTransport(conn net.Conn, lim stream.Limits, writeTimeout, readTimeout ti
 }
 
 func (t *transport) setReadDeadline() {
-	_ = t.conn.SetReadDeadline(time.Now().Add(t.readTimeout))
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_ = t.conn.SetReadDeadline(t.deadline(t.readTimeout))
+}
+
+// deadline returns the deadline for an I/O that may take d; t.mu is held.
+func (t *transport) deadline(d time.Duration) time.Time {
+	if t.expired {
+		return time.Unix(1, 0)
+	}
+	return time.Now().Add(d)
+}
+
+// expire makes the pending and every later read and write fail with a
+// timeout. It may be called from any goroutine.
+func (t *transport) expire() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expired = true
+	_ = t.conn.SetDeadline(time.Unix(1, 0))
 }
 
 // reset switches to a new connection (after STARTTLS) or restarts the
 // stream on the same one (after SASL).
 func (t *transport) reset(conn net.Conn) {
+	t.mu.Lock()
 	t.conn = conn
+	t.mu.Unlock()
 	t.dec.Reset(conn)
 }
 
 func (t *transport) write(b []byte) error {
-	_ = t.conn.SetWriteDeadline(time.Now().Add(t.writeTimeout))
+	t.mu.Lock()
+	_ = t.conn.SetWriteDeadline(t.deadline(t.writeTimeout))
+	t.mu.Unlock()
 	if _, err := t.conn.Write(b); err != nil {
 		return fmt.Errorf("xmpp: write: %w", err)
 	}

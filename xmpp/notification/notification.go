@@ -59,14 +59,15 @@ type Notification struct {
 var ErrMalformed = errors.New("notification: malformed")
 
 // DedupeKey returns the key that identifies n across redeliveries: its id,
-// or for a message without one, its stanza id. It is "" when neither
-// exists.
+// or for a message without one, its sender and stanza id (stanza ids are
+// chosen by each sender, so two senders may well use the same). It is ""
+// when neither id exists.
 func (n *Notification) DedupeKey() string {
 	switch {
 	case n.ID != "":
 		return n.Kind + ":" + n.ID
 	case n.StanzaID != "":
-		return n.Kind + ":sid:" + n.StanzaID
+		return n.Kind + ":sid:" + n.From + ":" + n.StanzaID
 	}
 	return ""
 }
@@ -94,6 +95,9 @@ func ParseIQ(el *stanza.Element, schemes []string) (*Notification, error) {
 	}
 	if n.ID == "" {
 		return nil, fmt.Errorf("%w: notification without <id/>", ErrMalformed)
+	}
+	if n.Title == "" && n.Message == "" {
+		return nil, fmt.Errorf("%w: notification without <title/> or <message/>", ErrMalformed)
 	}
 	if err := n.check(schemes); err != nil {
 		return nil, err
