@@ -47,6 +47,9 @@ func (c *Console) send(w http.ResponseWriter, r *http.Request) error {
 		URI:     strings.TrimSpace(r.PostForm.Get("uri")),
 		TTL:     strings.TrimSpace(r.PostForm.Get("ttl")),
 	}
+	// Browsers submit a textarea's line breaks as CRLF; a notification
+	// carries them as the API does, as LF.
+	f.Message = strings.ReplaceAll(f.Message, "\r\n", "\n")
 	bad := func(format string, args ...any) error {
 		return formError(http.StatusBadRequest, "send", f, format, args...)
 	}
