@@ -3,7 +3,6 @@ package demo_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,30 +17,6 @@ type noKeyring struct{}
 func (noKeyring) Get(string) (string, error) { return "", secret.ErrUnavailable }
 func (noKeyring) Set(string, string) error   { return secret.ErrUnavailable }
 func (noKeyring) Delete(string) error        { return secret.ErrUnavailable }
-
-// mapKeyring is a working keyring in memory.
-type mapKeyring struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (k *mapKeyring) Get(j string) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if pw, ok := k.m[j]; ok {
-		return pw, nil
-	}
-	return "", secret.ErrNotFound
-}
-
-func (k *mapKeyring) Set(j, pw string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.m[j] = pw
-	return nil
-}
-
-func (k *mapKeyring) Delete(j string) error { return nil }
 
 // runOnce starts the demo in dir, runs an agent on it and returns the
 // first notification's title.
@@ -97,7 +72,7 @@ func runOnce(t *testing.T, dir string, keys secret.Store) string {
 
 func TestDemoWelcomesTheAgent(t *testing.T) {
 	dir := t.TempDir()
-	if got := runOnce(t, dir, &mapKeyring{m: map[string]string{}}); got != "Welcome to xpush" {
+	if got := runOnce(t, dir, &secret.Memory{}); got != "Welcome to xpush" {
 		t.Fatalf("first notification %q", got)
 	}
 }

@@ -17,28 +17,6 @@ import (
 	"github.com/xpush/xpush/server/store"
 )
 
-type mapKeyring struct {
-	mu sync.Mutex
-	m  map[string]string
-}
-
-func (k *mapKeyring) Get(j string) (string, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if pw, ok := k.m[j]; ok {
-		return pw, nil
-	}
-	return "", secret.ErrNotFound
-}
-
-func (k *mapKeyring) Set(j, pw string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.m[j] = pw
-	return nil
-}
-func (k *mapKeyring) Delete(string) error { return nil }
-
 // startServer runs an in-process xpushd and returns its c2s address and
 // sender.
 func startServer(t *testing.T) (string, *send.Sender) {
@@ -78,7 +56,7 @@ func (s *syncBuffer) String() string {
 
 func TestListenPrintsJSONAndExits(t *testing.T) {
 	addr, sender := startServer(t)
-	keys := &mapKeyring{m: map[string]string{}}
+	keys := &secret.Memory{}
 	var stdout, stderr syncBuffer
 	code := make(chan int, 1)
 	go func() {
@@ -139,7 +117,7 @@ func TestListenTimesOut(t *testing.T) {
 	addr, _ := startServer(t)
 	var stdout, stderr syncBuffer
 	c := listen.Main(context.Background(), []string{"--server", addr, "--jid", "bo@localhost", "--register", "--password-stdin", "--count", "1", "--timeout", "500ms"},
-		&mapKeyring{m: map[string]string{}}, strings.NewReader("a-good-password\n"), &stdout, &stderr)
+		&secret.Memory{}, strings.NewReader("a-good-password\n"), &stdout, &stderr)
 	if c != 1 || !strings.Contains(stderr.String(), "timed out") {
 		t.Fatalf("exit %d, stderr %q", c, stderr.String())
 	}
@@ -150,7 +128,7 @@ func TestListenWrongPasswordFails(t *testing.T) {
 	run := func(pw, timeout string) (int, string) {
 		var stdout, stderr syncBuffer
 		c := listen.Main(context.Background(), []string{"--server", addr, "--jid", "cy@localhost", "--register", "--password-stdin", "--count", "1", "--timeout", timeout},
-			&mapKeyring{m: map[string]string{}}, strings.NewReader(pw+"\n"), &stdout, &stderr)
+			&secret.Memory{}, strings.NewReader(pw+"\n"), &stdout, &stderr)
 		return c, stderr.String()
 	}
 	// Register the account, then come back with another password.
@@ -165,7 +143,7 @@ func TestListenWrongPasswordFails(t *testing.T) {
 
 func TestListenUsage(t *testing.T) {
 	var stdout, stderr syncBuffer
-	keys := &mapKeyring{m: map[string]string{}}
+	keys := &secret.Memory{}
 	if c := listen.Main(context.Background(), []string{"--server", "127.0.0.1:1"}, keys, strings.NewReader(""), &stdout, &stderr); c != 2 {
 		t.Fatalf("no --jid: exit %d", c)
 	}

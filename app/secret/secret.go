@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/zalando/go-keyring"
 )
@@ -73,4 +74,42 @@ func Generate() string {
 		b[i] = alphabet[b[i]&63]
 	}
 	return string(b[:])
+}
+
+// Memory is a Store held in memory: for tests, and for runs that must not
+// touch the OS keyring. The zero value is ready to use.
+type Memory struct {
+	mu sync.Mutex
+	m  map[string]string
+}
+
+var _ Store = (*Memory)(nil)
+
+// Get returns the password stored for jid, or ErrNotFound.
+func (k *Memory) Get(jid string) (string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if pw, ok := k.m[jid]; ok {
+		return pw, nil
+	}
+	return "", ErrNotFound
+}
+
+// Set stores password for jid.
+func (k *Memory) Set(jid, password string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.m == nil {
+		k.m = make(map[string]string)
+	}
+	k.m[jid] = password
+	return nil
+}
+
+// Delete removes the password of jid.
+func (k *Memory) Delete(jid string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, jid)
+	return nil
 }
