@@ -6,18 +6,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/xpush/xpush/internal/sqlitedb"
 )
 
 // Retention defaults.
@@ -27,16 +21,6 @@ const (
 	DefaultMaxEntries = 10_000
 	// DefaultMaxAge bounds it by age: a season of notifications.
 	DefaultMaxAge = 90 * 24 * time.Hour
-)
-
-// Connection settings.
-const (
-	// busyTimeout is how long a write waits for the other process (the
-	// agent and the history window share the file) before giving up.
-	busyTimeout = 10 * time.Second
-	// readConns bounds the read pool; WAL readers block neither each
-	// other nor the writer.
-	readConns = 4
 )
 
 // Errors callers may branch on.
@@ -72,8 +56,9 @@ type Options struct {
 // concurrent use, and several Stores (in one process or several) may have
 // the same file open at once.
 type Store struct {
-	w          *sql.DB // exactly one connection: every write
-	r          *sql.DB // read-only pool
+	conns      *sqlitedb.DB
+	w          *sql.DB // conns.W: exactly one connection, every write
+	r          *sql.DB // conns.R: read-only pool
 	path       string
 	maxEntries int           // 0: no limit
 	maxAge     time.Duration // 0: no limit
@@ -85,14 +70,6 @@ type Store struct {
 // prunes entries past retention. The file is in WAL mode, so another
 // process may have it open at the same time.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
-	ms, err := loadMigrations(migrationFiles)
-	if err != nil {
-		return nil, err
-	}
-	return open(ctx, path, opts, ms)
-}
-
-func open(ctx context.Context, path string, opts Options, ms []migration) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("history: empty path")
 	}
@@ -112,188 +89,40 @@ func open(ctx context.Context, path string, opts Options, ms []migration) (*Stor
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if err := createFile(path); err != nil {
-		return nil, err
-	}
-	uri, err := fileURI(path)
-	if err != nil {
-		return nil, err
-	}
 
-	// fullfsync makes synchronous=FULL durable on macOS too, where a plain
-	// fsync leaves the write in the drive's cache; elsewhere it is a no-op.
-	timeout := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
-	pragmas := "_pragma=busy_timeout(" + timeout + ")"
-	w, err := sql.Open("sqlite", uri+"?"+pragmas+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=fullfsync(1)&_txlock=immediate")
+	// The file is created private, since SQLite would create it readable
+	// by everyone. fullfsync makes synchronous=FULL durable on macOS too,
+	// where a plain fsync leaves the write in the drive's cache; elsewhere
+	// it is a no-op. busy_timeout (sqlitedb.DefaultBusyTimeout) is how
+	// long a write waits for the other process: the agent and the
+	// history window share the file.
+	conns, err := sqlitedb.Open(ctx, path, sqlitedb.Options{
+		Name:          "history",
+		Program:       "xpush",
+		NewerSchema:   ErrNewerSchema,
+		Migrations:    migrationFiles,
+		WriterPragmas: []string{"fullfsync(1)"},
+		DirMode:       0o700,
+		FileMode:      0o600,
+		WrapError:     func(err error) error { return s.wrap("open", err) },
+	})
 	if err != nil {
-		return nil, s.wrap("open", err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	s.w = w
-	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		w.Close()
-		return nil, s.wrap("open", err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		w.Close()
-		return nil, fmt.Errorf("history: open %s: journal mode is %q, not WAL", path, mode)
-	}
-	if err := s.migrate(ctx, ms); err != nil {
-		w.Close()
 		return nil, err
 	}
+	s.conns, s.w, s.r = conns, conns.W, conns.R
 	if err := s.write(ctx, "prune", func(tx *sql.Tx) error {
 		return s.prune(ctx, tx, s.now())
 	}); err != nil {
-		w.Close()
+		conns.Close()
 		return nil, err
 	}
-
-	r, err := sql.Open("sqlite", uri+"?"+pragmas+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, s.wrap("open", err)
-	}
-	r.SetMaxOpenConns(readConns)
-	r.SetMaxIdleConns(readConns)
-	if err := r.PingContext(ctx); err != nil {
-		w.Close()
-		r.Close()
-		return nil, s.wrap("open", err)
-	}
-	s.r = r
 	return s, nil
-}
-
-// createFile makes path's directory (0700) and the file itself (0600)
-// before SQLite does, since SQLite would create it readable by everyone;
-// the -wal and -shm files take the mode of the database file. An
-// existing file readable by others is made private.
-func createFile(path string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	fi, err := f.Stat()
-	f.Close()
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	if runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(path, fi.Mode().Perm()&0o700); err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
-	}
-	return nil
-}
-
-// fileURI turns a file path into an SQLite URI, so that characters such
-// as ? and # in the path are not read as URI syntax.
-func fileURI(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", fmt.Errorf("history: %w", err)
-	}
-	abs = filepath.ToSlash(abs)
-	if !strings.HasPrefix(abs, "/") {
-		abs = "/" + abs // Windows: file:///C:/...
-	}
-	var b strings.Builder
-	b.WriteString("file://")
-	for i := 0; i < len(abs); i++ {
-		switch c := abs[i]; c {
-		case '%', '?', '#':
-			fmt.Fprintf(&b, "%%%02X", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String(), nil
 }
 
 // Close closes the store. A write that returned before Close is on disk
 // whether or not Close is called.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
-}
-
-// migration is one numbered schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads migrations/NNNN_name.sql from fsys; the numbers
-// must run 1, 2, 3... without gaps.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("history: migrations: %w", err)
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("history: migration %s: name is not NNNN_name.sql", base)
-		}
-		text, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("history: migration %s: %w", base, err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(text)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("history: migration %s: expected version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
-
-// migrate applies the migrations the file lacks, one transaction each.
-// Each transaction reads the version again under the write lock, so two
-// processes opening a new file at once do not both apply a migration.
-func (s *Store) migrate(ctx context.Context, ms []migration) error {
-	for {
-		done := false
-		err := s.write(ctx, "open", func(tx *sql.Tx) error {
-			var v int
-			if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-				return err
-			}
-			switch {
-			case v > len(ms):
-				return fmt.Errorf("%w: %s has schema version %d, this program knows versions up to %d; use a newer xpush",
-					ErrNewerSchema, s.path, v, len(ms))
-			case v == len(ms):
-				done = true
-				return nil
-			}
-			m := ms[v]
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
-			}
-			if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
-			}
-			return nil
-		})
-		if err != nil || done {
-			return err
-		}
-	}
+	return s.conns.Close()
 }
 
 // write runs f in a write transaction (BEGIN IMMEDIATE: it holds the

@@ -6,17 +6,13 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/xpush/xpush/internal/sqlitedb"
 	"github.com/xpush/xpush/server/store"
 )
 
@@ -24,24 +20,15 @@ import (
 // xpushd: its schema version is beyond the migrations this binary has.
 var ErrNewerSchema = errors.New("sqlite: database schema is newer than this program")
 
-// Defaults for the connections.
-const (
-	// busyTimeout is how long a statement waits for another process's
-	// lock (the CLI and the server on one file) before SQLITE_BUSY.
-	busyTimeout = 10 * time.Second
-	// readConns bounds the read pool; SQLite readers in WAL mode do not
-	// block each other or the writer.
-	readConns = 4
-)
-
 //go:embed migrations/*.sql
 var migrationFiles embed.FS
 
 // DB is a store.Store on one SQLite database file. It is safe for
 // concurrent use.
 type DB struct {
-	w *sql.DB // exactly one connection: every write
-	r *sql.DB // read-only pool; == w for an in-memory database
+	conns *sqlitedb.DB
+	w     *sql.DB // conns.W: exactly one connection, every write
+	r     *sql.DB // conns.R: read-only pool; == w for an in-memory database
 }
 
 var _ store.Store = (*DB)(nil)
@@ -50,188 +37,23 @@ var _ store.Store = (*DB)(nil)
 // any missing migrations. The path ":memory:" gives a private in-memory
 // database (one connection, nothing durable), for tests.
 func Open(ctx context.Context, path string) (*DB, error) {
-	ms, err := loadMigrations(migrationFiles)
+	conns, err := sqlitedb.Open(ctx, path, sqlitedb.Options{
+		Name:        "sqlite",
+		Program:     "xpushd",
+		NewerSchema: ErrNewerSchema,
+		Migrations:  migrationFiles,
+		Pragmas:     []string{"foreign_keys(1)"},
+		Memory:      true,
+	})
 	if err != nil {
 		return nil, err
 	}
-	return open(ctx, path, ms)
-}
-
-func open(ctx context.Context, path string, ms []migration) (*DB, error) {
-	if path == "" {
-		return nil, errors.New("sqlite: empty database path")
-	}
-	timeout := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
-	pragmas := "_pragma=busy_timeout(" + timeout + ")&_pragma=foreign_keys(1)"
-	if path == ":memory:" {
-		w, err := sql.Open("sqlite", "file::memory:?"+pragmas+"&_txlock=immediate")
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: %w", err)
-		}
-		w.SetMaxOpenConns(1)
-		w.SetMaxIdleConns(1)
-		w.SetConnMaxLifetime(0)
-		w.SetConnMaxIdleTime(0)
-		db := &DB{w: w, r: w}
-		if err := migrate(ctx, w, path, ms); err != nil {
-			w.Close()
-			return nil, err
-		}
-		return db, nil
-	}
-
-	uri, err := fileURI(path)
-	if err != nil {
-		return nil, err
-	}
-	w, err := sql.Open("sqlite", uri+"?"+pragmas+
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxLifetime(0)
-	w.SetConnMaxIdleTime(0)
-	var mode string
-	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	if !strings.EqualFold(mode, "wal") {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: journal mode is %q, not WAL", path, mode)
-	}
-	if err := migrate(ctx, w, path, ms); err != nil {
-		w.Close()
-		return nil, err
-	}
-
-	r, err := sql.Open("sqlite", uri+"?"+pragmas+"&_pragma=query_only(1)")
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	r.SetMaxOpenConns(readConns)
-	r.SetMaxIdleConns(readConns)
-	if err := r.PingContext(ctx); err != nil {
-		w.Close()
-		r.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	return &DB{w: w, r: r}, nil
-}
-
-// fileURI turns a file path into an SQLite URI, so that characters such
-// as ? and # in the path are not read as URI syntax.
-func fileURI(p string) (string, error) {
-	abs, err := filepath.Abs(p)
-	if err != nil {
-		return "", fmt.Errorf("sqlite: %w", err)
-	}
-	abs = filepath.ToSlash(abs)
-	if !strings.HasPrefix(abs, "/") {
-		abs = "/" + abs // Windows: file:///C:/...
-	}
-	var b strings.Builder
-	b.WriteString("file://")
-	for i := 0; i < len(abs); i++ {
-		switch c := abs[i]; c {
-		case '%', '?', '#':
-			fmt.Fprintf(&b, "%%%02X", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String(), nil
+	return &DB{conns: conns, w: conns.W, r: conns.R}, nil
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	var err error
-	if db.r != db.w {
-		err = db.r.Close()
-	}
-	return errors.Join(err, db.w.Close())
-}
-
-// migration is one numbered schema change.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads migrations/NNNN_name.sql from fsys; the numbers
-// must run 1, 2, 3... without gaps.
-func loadMigrations(fsys fs.FS) ([]migration, error) {
-	names, err := fs.Glob(fsys, "migrations/*.sql")
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	var ms []migration
-	for _, name := range names {
-		base := path.Base(name)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v < 1 {
-			return nil, fmt.Errorf("sqlite: migration %s: name is not NNNN_name.sql", base)
-		}
-		text, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: migration %s: %w", base, err)
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(text)})
-	}
-	slices.SortFunc(ms, func(a, b migration) int { return a.version - b.version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("sqlite: migration %s: expected version %d", m.name, i+1)
-		}
-	}
-	return ms, nil
-}
-
-// migrate applies the migrations db (at path) lacks, one transaction
-// each. Each transaction reads the version again, so two processes
-// opening a new database at once do not both apply a migration.
-func migrate(ctx context.Context, db *sql.DB, path string, ms []migration) error {
-	for {
-		done, err := migrateOne(ctx, db, path, ms)
-		if err != nil || done {
-			return err
-		}
-	}
-}
-
-func migrateOne(ctx context.Context, db *sql.DB, path string, ms []migration) (done bool, err error) {
-	tx, err := db.BeginTx(ctx, nil) // IMMEDIATE: holds the write lock
-	if err != nil {
-		return false, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return false, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	switch {
-	case v > len(ms):
-		return false, fmt.Errorf("%w: %s has schema version %d, this program knows versions up to %d; use a newer xpushd",
-			ErrNewerSchema, path, v, len(ms))
-	case v == len(ms):
-		return true, nil
-	}
-	m := ms[v]
-	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
-		return false, fmt.Errorf("sqlite: open %s: migration %s: %w", path, m.name, err)
-	}
-	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", m.version)); err != nil {
-		return false, fmt.Errorf("sqlite: open %s: migration %s: %w", path, m.name, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return false, fmt.Errorf("sqlite: open %s: migration %s: %w", path, m.name, err)
-	}
-	return false, nil
+	return db.conns.Close()
 }
 
 // ns and fromNS convert times to the stored Unix nanoseconds and back;
