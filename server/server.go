@@ -33,6 +33,10 @@ type Options struct {
 	Iters        int
 	Limits       stream.Limits
 	IdleTimeout  time.Duration
+	// OpenTimeout and AuthTimeout bound the negotiation of a c2s stream
+	// (c2s.Options); zero takes the c2s defaults.
+	OpenTimeout time.Duration
+	AuthTimeout time.Duration
 	// ConsoleSecure marks the console's session cookie Secure: set it
 	// unless the console is reached on loopback over plain HTTP.
 	ConsoleSecure bool
@@ -76,6 +80,7 @@ func New(opts Options) (*Server, error) {
 		Domain: opts.Domain, TLS: opts.TLS, AllowPlain: opts.AllowPlain,
 		Registration: opts.Registration, RegisterRate: opts.RegisterRate, LegacyDigest: opts.LegacyDigest,
 		Iters: opts.Iters, Limits: opts.Limits, IdleTimeout: opts.IdleTimeout,
+		OpenTimeout: opts.OpenTimeout, AuthTimeout: opts.AuthTimeout,
 		Users: opts.Store, Hub: hub, Metrics: m, Logger: opts.Logger, Now: opts.Now,
 	})
 	if err != nil {
