@@ -136,7 +136,17 @@ func DecodeRequest(body io.Reader) (Request, error) {
 		case errors.Is(err, io.EOF):
 			return req, errorf(http.StatusBadRequest, "empty body: send a JSON object")
 		}
-		return req, errorf(http.StatusBadRequest, "bad JSON: %v", err)
+		var typeErr *json.UnmarshalTypeError
+		var synErr *json.SyntaxError
+		switch {
+		case errors.As(err, &typeErr) && typeErr.Field != "":
+			return req, errorf(http.StatusBadRequest, "bad JSON: field %q has the wrong type", typeErr.Field)
+		case errors.As(err, &typeErr):
+			return req, errorf(http.StatusBadRequest, "bad JSON: send one JSON object")
+		case errors.As(err, &synErr):
+			return req, errorf(http.StatusBadRequest, "bad JSON at byte %d", synErr.Offset)
+		}
+		return req, errorf(http.StatusBadRequest, "bad JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 	}
 	if dec.More() {
 		return req, errorf(http.StatusBadRequest, "bad JSON: data after the object")

@@ -52,6 +52,15 @@ func (c *conn) authFailed(user string) {
 	}
 }
 
+// throttled counts an attempt refused unchecked by the limiter, so that a
+// brute force stays visible in the metrics and the log.
+func (c *conn) throttled(user string) {
+	c.srv.opts.Logger.Debug("c2s: login refused while throttled", "ip", c.ip, "user", user)
+	if m := c.srv.opts.Metrics; m != nil {
+		m.AuthFailure()
+	}
+}
+
 func (c *conn) authOK(user string) {
 	c.srv.limiter.reset("user:" + user)
 	c.user = user
@@ -76,6 +85,7 @@ func (c *conn) sasl(el *stanza.Element) error {
 		return c.send(f)
 	}
 	if c.authBlocked("") {
+		c.throttled("")
 		return failure("temporary-auth-failure", "too many failed logins; try again in a minute")
 	}
 	data, err := decode64(el.Text)
@@ -102,6 +112,7 @@ func (c *conn) sasl(el *stanza.Element) error {
 	case errors.Is(err, errAborted):
 		return failure("aborted", "")
 	case errors.Is(err, errBlocked):
+		c.throttled(user)
 		return failure("temporary-auth-failure", "too many failed logins; try again in a minute")
 	case err != nil:
 		if !isTimeout(err) {
@@ -272,6 +283,7 @@ func (c *conn) iqAuth(iq, q *stanza.Element) (bool, error) {
 		return false, c.send(stanza.ErrorReply(iq, stanza.NotAcceptable.WithText("username and resource are required")))
 	}
 	if c.authBlocked(name) {
+		c.throttled(name)
 		return false, c.send(stanza.ErrorReply(iq, stanza.ResourceConstraint.WithText("too many failed logins; try again in a minute")))
 	}
 	u, uerr := opts.Users.User(context.Background(), name)
