@@ -66,7 +66,7 @@ func (s *session) sasl(mechs *stanza.Element, password string) error {
 	if err != nil {
 		return fmt.Errorf("xmpp: sasl %s: %w", mech, err)
 	}
-	auth := stanza.New(nsSASL, "auth", "mechanism", mech)
+	auth := stanza.New(stanza.NSSASL, "auth", "mechanism", mech)
 	auth.Text = encode64(first)
 	if err := s.t.send(auth); err != nil {
 		return err
@@ -76,7 +76,7 @@ func (s *session) sasl(mechs *stanza.Element, password string) error {
 		if err != nil {
 			return fmt.Errorf("xmpp: sasl %s: %w", mech, err)
 		}
-		if el.Name.Space != nsSASL {
+		if el.Name.Space != stanza.NSSASL {
 			continue
 		}
 		switch el.Name.Local {
@@ -89,7 +89,7 @@ func (s *session) sasl(mechs *stanza.Element, password string) error {
 			if err != nil {
 				return s.abortSASL(mech, err)
 			}
-			resp := stanza.New(nsSASL, "response")
+			resp := stanza.New(stanza.NSSASL, "response")
 			resp.Text = encode64(out)
 			if err := s.t.send(resp); err != nil {
 				return err
@@ -120,7 +120,7 @@ func (s *session) sasl(mechs *stanza.Element, password string) error {
 
 // abortSASL aborts the exchange after a local error.
 func (s *session) abortSASL(mech string, cause error) error {
-	_ = s.t.send(stanza.New(nsSASL, "abort"))
+	_ = s.t.send(stanza.New(stanza.NSSASL, "abort"))
 	return fmt.Errorf("xmpp: sasl %s: %w", mech, cause)
 }
 
@@ -187,7 +187,7 @@ func (s *session) channelBinding(state *tls.ConnectionState) (scram.ChannelBindi
 		return scram.ChannelBinding{}, false
 	}
 	var types []string
-	if cbs := s.feats.Child(nsSASLCB, "sasl-channel-binding"); cbs != nil {
+	if cbs := s.feats.Child(stanza.NSSASLCB, "sasl-channel-binding"); cbs != nil {
 		for _, c := range cbs.Children {
 			types = append(types, c.AttrValue("type"))
 		}

@@ -16,11 +16,9 @@ import (
 	"github.com/xpush/xpush/xmpp/stream"
 )
 
-// Namespaces the session answers.
-const (
-	NSPing      = "urn:xmpp:ping"
-	nsDiscoInfo = "http://jabber.org/protocol/disco#info"
-)
+// NSPing is the namespace of XEP-0199 pings, which the session answers
+// and sends.
+const NSPing = "urn:xmpp:ping"
 
 // inbound is what the reader goroutine hands to the serve loop.
 type inbound struct {
@@ -144,13 +142,13 @@ func (s *session) handleIQ(ctx context.Context, el *stanza.Element, ka *keepaliv
 		return s.sendCounted(stanza.Result(el))
 	case notification.IsIQ(el):
 		return s.handleNotificationIQ(ctx, el)
-	case p.Is(nsDiscoInfo, "query") && el.AttrValue("type") == stanza.TypeGet:
-		q := stanza.New(nsDiscoInfo, "query").Add(
-			stanza.New(nsDiscoInfo, "identity", "category", "client", "type", "pc", "name", "xpush"),
-			stanza.New(nsDiscoInfo, "feature", "var", nsDiscoInfo),
-			stanza.New(nsDiscoInfo, "feature", "var", NSPing),
-			stanza.New(nsDiscoInfo, "feature", "var", notification.NS),
-			stanza.New(nsDiscoInfo, "feature", "var", notification.NSOOB),
+	case p.Is(stanza.NSDiscoInfo, "query") && el.AttrValue("type") == stanza.TypeGet:
+		q := stanza.New(stanza.NSDiscoInfo, "query").Add(
+			stanza.New(stanza.NSDiscoInfo, "identity", "category", "client", "type", "pc", "name", "xpush"),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", stanza.NSDiscoInfo),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", NSPing),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", notification.NS),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", notification.NSOOB),
 		)
 		return s.sendCounted(stanza.Result(el).Add(q))
 	}

@@ -13,17 +13,6 @@ import (
 	"github.com/xpush/xpush/xmpp/stream"
 )
 
-// Feature namespaces advertised in <stream:features/>.
-const (
-	nsTLS             = "urn:ietf:params:xml:ns:xmpp-tls"
-	nsSASL            = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind            = "urn:ietf:params:xml:ns:xmpp-bind"
-	nsSession         = "urn:ietf:params:xml:ns:xmpp-session"
-	nsFeatureIQAuth   = "http://jabber.org/features/iq-auth"
-	nsFeatureRegister = "http://jabber.org/features/iq-register"
-	nsSASLCB          = "urn:xmpp:sasl-cb:0"
-)
-
 // session is one connection's life: negotiation, then serving. It is
 // owned by Run's goroutine and closes its connection when it ends.
 type session struct {
@@ -120,7 +109,7 @@ func (s *session) startTLS() error {
 	if s.secure {
 		return nil
 	}
-	offered := s.feats.Child(nsTLS, "starttls")
+	offered := s.feats.Child(stanza.NSTLS, "starttls")
 	// Plain text never leaves the machine on a local connection, and a
 	// local test server's certificate is rarely trusted: use TLS there
 	// only when the caller configured it.
@@ -129,20 +118,20 @@ func (s *session) startTLS() error {
 		if offered == nil && !s.local && !s.c.cfg.InsecurePlain {
 			return ErrTLSRequired
 		}
-		if offered != nil && offered.Child(nsTLS, "required") != nil {
+		if offered != nil && offered.Child(stanza.NSTLS, "required") != nil {
 			want = true
 		} else {
 			return nil
 		}
 	}
-	if err := s.t.send(stanza.New(nsTLS, "starttls")); err != nil {
+	if err := s.t.send(stanza.New(stanza.NSTLS, "starttls")); err != nil {
 		return err
 	}
 	el, err := s.t.next()
 	if err != nil {
 		return fmt.Errorf("xmpp: starttls: %w", err)
 	}
-	if !el.Is(nsTLS, "proceed") {
+	if !el.Is(stanza.NSTLS, "proceed") {
 		return fmt.Errorf("xmpp: starttls: server answered <%s/>", el.Name.Local)
 	}
 	s.t.mu.Lock()
@@ -174,9 +163,9 @@ func (s *session) authenticate(ctx context.Context) error {
 		return fmt.Errorf("%w: no password", ErrAuth)
 	}
 	login := func() error {
-		if mechs := s.feats.Child(nsSASL, "mechanisms"); mechs != nil {
+		if mechs := s.feats.Child(stanza.NSSASL, "mechanisms"); mechs != nil {
 			err := s.sasl(mechs, password)
-			if !errors.Is(err, ErrNoMechanism) || s.feats.Child(nsFeatureIQAuth, "auth") == nil {
+			if !errors.Is(err, ErrNoMechanism) || s.feats.Child(stanza.NSFeatureIQAuth, "auth") == nil {
 				return err
 			}
 		}

@@ -129,7 +129,7 @@ func (t *transport) open(domain string) (stream.Header, *stanza.Element, error) 
 	if h.Version == "" {
 		// A pre-1.0 stream (jabberd 1.x style) sends no features: offer
 		// only the legacy login.
-		return h, stanza.New(stanza.NSStream, "features").Add(stanza.New(nsFeatureIQAuth, "auth")), nil
+		return h, stanza.New(stanza.NSStream, "features").Add(stanza.New(stanza.NSFeatureIQAuth, "auth")), nil
 	}
 	feats, err := t.next()
 	if err != nil {

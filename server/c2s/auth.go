@@ -68,7 +68,7 @@ func (c *conn) authOK(user string) {
 
 // sasl runs one SASL exchange that starts with el (an <auth/>).
 func (c *conn) sasl(el *stanza.Element) error {
-	if !el.Is(nsSASL, "auth") {
+	if !el.Is(stanza.NSSASL, "auth") {
 		return stream.UnsupportedStanzaType.WithText("expected <auth/>")
 	}
 	if c.user != "" {
@@ -76,9 +76,9 @@ func (c *conn) sasl(el *stanza.Element) error {
 	}
 	mech := el.AttrValue("mechanism")
 	failure := func(cond, text string) error {
-		f := stanza.New(nsSASL, "failure").Add(stanza.New(nsSASL, cond))
+		f := stanza.New(stanza.NSSASL, "failure").Add(stanza.New(stanza.NSSASL, cond))
 		if text != "" {
-			t := stanza.New(nsSASL, "text")
+			t := stanza.New(stanza.NSSASL, "text")
 			t.Text = text
 			f.Add(t)
 		}
@@ -122,7 +122,7 @@ func (c *conn) sasl(el *stanza.Element) error {
 		return err
 	}
 	c.authOK(user)
-	success := stanza.New(nsSASL, "success")
+	success := stanza.New(stanza.NSSASL, "success")
 	if final != nil {
 		success.Text = encode64(final)
 	}
@@ -219,7 +219,7 @@ func (c *conn) scram(mech string, first []byte) (string, []byte, error) {
 			}
 			return lookupName, []byte(out), nil
 		}
-		ch := stanza.New(nsSASL, "challenge")
+		ch := stanza.New(stanza.NSSASL, "challenge")
 		ch.Text = encode64([]byte(out))
 		if err := c.send(ch); err != nil {
 			return lookupName, nil, err
@@ -229,9 +229,9 @@ func (c *conn) scram(mech string, first []byte) (string, []byte, error) {
 			return lookupName, nil, err
 		}
 		switch {
-		case el.Is(nsSASL, "abort"):
+		case el.Is(stanza.NSSASL, "abort"):
 			return lookupName, nil, errAborted
-		case !el.Is(nsSASL, "response"):
+		case !el.Is(stanza.NSSASL, "response"):
 			return lookupName, nil, stream.PolicyViolation.WithText("expected a SASL <response/>")
 		}
 		if msg, err = decode64(el.Text); err != nil {

@@ -13,19 +13,6 @@ import (
 	"github.com/xpush/xpush/xmpp/stream"
 )
 
-// Namespaces of the negotiation.
-const (
-	nsTLS             = "urn:ietf:params:xml:ns:xmpp-tls"
-	nsSASL            = "urn:ietf:params:xml:ns:xmpp-sasl"
-	nsBind            = "urn:ietf:params:xml:ns:xmpp-bind"
-	nsSession         = "urn:ietf:params:xml:ns:xmpp-session"
-	nsFeatureIQAuth   = "http://jabber.org/features/iq-auth"
-	nsFeatureRegister = "http://jabber.org/features/iq-register"
-	nsSASLCB          = "urn:xmpp:sasl-cb:0"
-	nsRoster          = "jabber:iq:roster"
-	nsDiscoInfo       = "http://jabber.org/protocol/disco#info"
-)
-
 // conn is one connection until its session is bound: the negotiation
 // state. It is owned by the connection's goroutine.
 type conn struct {
@@ -152,11 +139,11 @@ func (c *conn) negotiate() (*Session, error) {
 			return nil, err
 		}
 		switch {
-		case el.Is(nsTLS, "starttls"):
+		case el.Is(stanza.NSTLS, "starttls"):
 			if err := c.startTLS(); err != nil {
 				return nil, err
 			}
-		case el.Name.Space == nsSASL:
+		case el.Name.Space == stanza.NSSASL:
 			if err := c.sasl(el); err != nil {
 				return nil, err
 			}
@@ -217,23 +204,23 @@ func (c *conn) features() *stanza.Element {
 	f := stanza.New(stanza.NSStream, "features")
 	opts := &c.srv.opts
 	if c.user != "" && c.saslDone {
-		f.Add(stanza.New(nsBind, "bind"))
-		f.Add(stanza.New(nsSession, "session").Add(stanza.New(nsSession, "optional")))
+		f.Add(stanza.New(stanza.NSBind, "bind"))
+		f.Add(stanza.New(stanza.NSSession, "session").Add(stanza.New(stanza.NSSession, "optional")))
 		f.Add(stanza.New(xmpp.NSSM, "sm"))
 		return f
 	}
 	tlsRequired := !c.secure && !c.local && !opts.AllowPlain
 	if !c.secure && opts.TLS != nil {
-		st := stanza.New(nsTLS, "starttls")
+		st := stanza.New(stanza.NSTLS, "starttls")
 		if tlsRequired {
-			st.Add(stanza.New(nsTLS, "required"))
+			st.Add(stanza.New(stanza.NSTLS, "required"))
 		}
 		f.Add(st)
 	}
 	if tlsRequired {
 		return f // nothing else until the stream is encrypted
 	}
-	mechs := stanza.New(nsSASL, "mechanisms")
+	mechs := stanza.New(stanza.NSSASL, "mechanisms")
 	if _, ok := c.channelBinding(); ok {
 		mechs.AddText("mechanism", "SCRAM-SHA-256-PLUS")
 		mechs.AddText("mechanism", "SCRAM-SHA-1-PLUS")
@@ -245,11 +232,11 @@ func (c *conn) features() *stanza.Element {
 	}
 	f.Add(mechs)
 	if cb, ok := c.channelBinding(); ok {
-		f.Add(stanza.New(nsSASLCB, "sasl-channel-binding").Add(stanza.New(nsSASLCB, "channel-binding", "type", string(cb.Type))))
+		f.Add(stanza.New(stanza.NSSASLCB, "sasl-channel-binding").Add(stanza.New(stanza.NSSASLCB, "channel-binding", "type", string(cb.Type))))
 	}
-	f.Add(stanza.New(nsFeatureIQAuth, "auth"))
+	f.Add(stanza.New(stanza.NSFeatureIQAuth, "auth"))
 	if opts.Registration != RegisterClosed {
-		f.Add(stanza.New(nsFeatureRegister, "register"))
+		f.Add(stanza.New(stanza.NSFeatureRegister, "register"))
 	}
 	return f
 }
@@ -262,7 +249,7 @@ func (c *conn) startTLS() error {
 	if c.secure || c.srv.opts.TLS == nil {
 		return stream.UnsupportedFeature.WithText("STARTTLS is not offered")
 	}
-	if err := c.send(stanza.New(nsTLS, "proceed")); err != nil {
+	if err := c.send(stanza.New(stanza.NSTLS, "proceed")); err != nil {
 		return err
 	}
 	tc := tls.Server(c.nc, c.srv.opts.TLS)
@@ -296,16 +283,16 @@ func (c *conn) negotiationIQ(iq *stanza.Element) (*Session, error) {
 		return c.srv.bind(c, c.resource, stanza.Result(iq))
 	case p.Is(xmpp.NSRegister, "query"):
 		return nil, c.register(iq, p)
-	case p.Is(nsBind, "bind") && typ == stanza.TypeSet:
+	case p.Is(stanza.NSBind, "bind") && typ == stanza.TypeSet:
 		if c.user == "" || !c.saslDone {
 			return nil, c.send(stanza.ErrorReply(iq, stanza.NotAuthorized))
 		}
-		res := p.ChildText(nsBind, "resource")
+		res := p.ChildText(stanza.NSBind, "resource")
 		if res == "" {
 			res = "xpush-" + xmppID()[:8]
 		}
 		c.resource = res
-		reply := stanza.Result(iq).Add(stanza.New(nsBind, "bind").AddText("jid", c.user+"@"+c.srv.opts.Domain+"/"+res))
+		reply := stanza.Result(iq).Add(stanza.New(stanza.NSBind, "bind").AddText("jid", c.user+"@"+c.srv.opts.Domain+"/"+res))
 		return c.srv.bind(c, res, reply)
 	case p.Is(xmpp.NSPing, "ping"):
 		return nil, c.send(stanza.Result(iq))

@@ -283,18 +283,18 @@ func (s *Session) handleIQ(iq *stanza.Element) error {
 		return s.send(stanza.Result(iq))
 	case p.Is(notification.NS, "notification"):
 		return s.send(stanza.ErrorReply(iq, stanza.Forbidden.WithText("clients cannot send notifications")))
-	case p.Is(nsRoster, "query") && iq.AttrValue("type") == stanza.TypeGet:
-		return s.send(stanza.Result(iq).Add(stanza.New(nsRoster, "query")))
-	case p.Is(nsSession, "session"):
+	case p.Is(stanza.NSRoster, "query") && iq.AttrValue("type") == stanza.TypeGet:
+		return s.send(stanza.Result(iq).Add(stanza.New(stanza.NSRoster, "query")))
+	case p.Is(stanza.NSSession, "session"):
 		return s.send(stanza.Result(iq))
-	case p.Is(nsDiscoInfo, "query") && iq.AttrValue("type") == stanza.TypeGet:
-		q := stanza.New(nsDiscoInfo, "query").Add(
-			stanza.New(nsDiscoInfo, "identity", "category", "server", "type", "im", "name", "xpushd"),
-			stanza.New(nsDiscoInfo, "feature", "var", nsDiscoInfo),
-			stanza.New(nsDiscoInfo, "feature", "var", xmpp.NSPing),
-			stanza.New(nsDiscoInfo, "feature", "var", xmpp.NSSM),
-			stanza.New(nsDiscoInfo, "feature", "var", xmpp.NSRegister),
-			stanza.New(nsDiscoInfo, "feature", "var", notification.NS),
+	case p.Is(stanza.NSDiscoInfo, "query") && iq.AttrValue("type") == stanza.TypeGet:
+		q := stanza.New(stanza.NSDiscoInfo, "query").Add(
+			stanza.New(stanza.NSDiscoInfo, "identity", "category", "server", "type", "im", "name", "xpushd"),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", stanza.NSDiscoInfo),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", xmpp.NSPing),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", xmpp.NSSM),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", xmpp.NSRegister),
+			stanza.New(stanza.NSDiscoInfo, "feature", "var", notification.NS),
 		)
 		return s.send(stanza.Result(iq).Add(q))
 	}
