@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 
@@ -24,6 +25,10 @@ const (
 	flushBatch = 500
 	// recordBatch bounds how many state changes one group commit holds.
 	recordBatch = 1024
+	// A broadcast is pushed on up to maxFanOut goroutines, one per
+	// fanOutChunk sessions.
+	maxFanOut   = 8
+	fanOutChunk = 512
 )
 
 // Sessions is what the hub needs from the c2s listener.
@@ -148,13 +153,7 @@ func (h *Hub) Notify(ctx context.Context, n *store.Notification) {
 	h.enqueue(ctx, func(ctx context.Context) {
 		wire := wireOf(n)
 		if n.Broadcast {
-			sent := map[string]bool{}
-			h.sessions.Each(func(s *c2s.Session) {
-				if h.push(s, wire) {
-					sent[s.User()] = true
-				}
-			})
-			for u := range sent {
+			for _, u := range h.fanOut(wire) {
 				h.markSent(ctx, n.ID, u)
 			}
 			return
@@ -163,6 +162,41 @@ func (h *Hub) Notify(ctx context.Context, n *store.Notification) {
 			h.pushUser(ctx, u, n.ID, wire)
 		}
 	})
+}
+
+// fanOut pushes n to every session, on several goroutines when there are
+// many (each session once, so per-user order is kept), and returns the
+// users it reached.
+func (h *Hub) fanOut(n *notification.Notification) []string {
+	var all []*c2s.Session
+	h.sessions.Each(func(s *c2s.Session) { all = append(all, s) })
+	parts := min(runtime.GOMAXPROCS(0), maxFanOut, len(all)/fanOutChunk+1)
+	reached := make([][]string, parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		lo, hi := i*len(all)/parts, (i+1)*len(all)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, s := range all[lo:hi] {
+				if h.push(s, n) {
+					reached[i] = append(reached[i], s.User())
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	seen := make(map[string]bool, len(all))
+	var users []string
+	for _, part := range reached {
+		for _, u := range part {
+			if !seen[u] {
+				seen[u] = true
+				users = append(users, u)
+			}
+		}
+	}
+	return users
 }
 
 // pushUser pushes to every online session of user and records it sent.
