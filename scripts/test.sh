@@ -107,6 +107,11 @@ else
 	record "go test ($np passed, $nf failed, $ns skipped)" "$(ok_fail "$rc")" $((SECONDS - t0))
 fi
 
+# --- memory budgets: measured without -race, which inflates the heap
+if ((${#pkgs[@]} > 0)); then
+	check "idle decoder heap (< 4 KiB)" - go test -count=1 -run '^TestIdleDecoderHeap$' -v ./xmpp/stream
+fi
+
 # --- fuzz
 if ((${#pkgs[@]} > 0)); then
 	echo "== fuzz ($FUZZTIME per target)"
