@@ -22,6 +22,10 @@
 // busy_timeout, for other processes using the same file (the xpushd CLI
 // while the server runs), and foreign_keys=ON.
 //
+// The statements of the login path (User, Pending) and of the delivery
+// path (MarkSent, Ack, Record, Unsent) are prepared once, when the
+// database is opened, rather than parsed on every call (stmts.go).
+//
 // # Schema
 //
 // Migrations are the numbered files migrations/NNNN_*.sql, embedded in

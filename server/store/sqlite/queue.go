@@ -95,10 +95,11 @@ func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([
 	return out, rows.Err()
 }
 
-// userCreated returns the creation time of user, or ErrNotFound.
-func userCreated(ctx context.Context, tx *sql.Tx, user string) (int64, error) {
+// userCreated returns the creation time of user, or ErrNotFound; q is
+// userCreatedQuery, prepared.
+func userCreated(ctx context.Context, q *sql.Stmt, user string) (int64, error) {
 	var created int64
-	err := tx.QueryRowContext(ctx, `SELECT created FROM users WHERE name = ?`, user).Scan(&created)
+	err := q.QueryRowContext(ctx, user).Scan(&created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, fmt.Errorf("sqlite: user %q: %w", user, store.ErrNotFound)
 	}
@@ -114,22 +115,11 @@ func (db *DB) Pending(ctx context.Context, user string, now time.Time, limit int
 	}
 	var out []store.Notification
 	err := db.read(ctx, func(tx *sql.Tx) error {
-		created, err := userCreated(ctx, tx, user)
+		created, err := userCreated(ctx, tx.StmtContext(ctx, db.st.readUserCreated), user)
 		if err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `
-			SELECT `+noteColumns+` FROM deliveries AS d
-			JOIN notifications AS n ON n.id = d.notification_id
-			WHERE d.username = ?1 AND d.state = 'queued' AND (n.expires = 0 OR n.expires > ?2)
-			UNION ALL
-			SELECT `+noteColumns+` FROM notifications AS n
-			WHERE n.broadcast = 1 AND n.expired = 0 AND n.created >= ?3
-			AND (n.expires = 0 OR n.expires > ?2)
-			AND NOT EXISTS (SELECT 1 FROM deliveries AS d
-				WHERE d.notification_id = n.id AND d.username = ?1)
-			ORDER BY 1 LIMIT ?4`,
-			user, ns(now), created, limit)
+		rows, err := tx.StmtContext(ctx, db.st.pending).QueryContext(ctx, user, ns(now), created, limit)
 		if err != nil {
 			return err
 		}
@@ -146,13 +136,15 @@ func (db *DB) Pending(ctx context.Context, user string, now time.Time, limit int
 	return out, wrap("pending", err)
 }
 
-// transition applies f to user's delivery of notification id, inserting
-// the row of a broadcast recipient on first touch. f returns the new
-// state and how much to add to attempts, or ok=false to leave the
-// delivery as it is.
+// transition applies f to user's delivery of notification id (see
+// changer.change) in a transaction of its own.
 func (db *DB) transition(ctx context.Context, id, user string, at time.Time, f func(state string) (next string, attempts int, ok bool)) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		return transitionTx(ctx, tx, id, user, at, f)
+	return db.writeTx(ctx, func(t *wtx) error {
+		c := db.changer(t)
+		if err := c.change(id, user, at, f); err != nil {
+			return err
+		}
+		return c.finish()
 	})
 }
 
@@ -161,81 +153,121 @@ func (db *DB) Record(ctx context.Context, changes []store.Change) error {
 	if len(changes) == 0 {
 		return nil
 	}
-	return db.write(ctx, func(tx *sql.Tx) error {
-		for _, c := range changes {
+	return db.writeTx(ctx, func(t *wtx) error {
+		c := db.changer(t)
+		for _, ch := range changes {
 			var f func(string) (string, int, bool)
-			switch c.State {
+			switch ch.State {
 			case store.StateSent:
 				f = markSent
 			case store.StateAcked:
 				f = ack
 			default:
-				return fmt.Errorf("sqlite: change to %q: %w", c.State, store.ErrInvalid)
+				return fmt.Errorf("sqlite: change to %q: %w", ch.State, store.ErrInvalid)
 			}
-			if err := transitionTx(ctx, tx, c.ID, c.User, c.At, f); err != nil && !errors.Is(err, store.ErrNotFound) {
+			if err := c.change(ch.ID, ch.User, ch.At, f); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
-		return nil
+		return c.finish()
 	})
 }
 
-func transitionTx(ctx context.Context, tx *sql.Tx, id, user string, at time.Time, f func(state string) (next string, attempts int, ok bool)) error {
-	var broadcast bool
-	var created, expired int64
-	err := tx.QueryRowContext(ctx,
-		`SELECT broadcast, created, expired FROM notifications WHERE id = ?`, id,
-	).Scan(&broadcast, &created, &expired)
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: notification %q: %w", id, store.ErrNotFound)
+// changer applies delivery changes in a write transaction. A
+// notification's broadcast, created and expired columns do not change
+// in the transaction, so it reads them once per notification, however
+// many changes there are for it. It counts the broadcast recipients it
+// gives a row, and takes them from the notification's untouched counter
+// once, in finish.
+type changer struct {
+	t     *wtx
+	st    *stmts
+	notes map[string]*noteRow
+}
+
+// noteRow is what changer keeps of a notification.
+type noteRow struct {
+	err              error // ErrNotFound when there is no such notification
+	broadcast        bool
+	created, expired int64
+	touched          int64 // recipients given a row, not yet taken from untouched
+}
+
+func (db *DB) changer(t *wtx) *changer {
+	return &changer{t: t, st: &db.st, notes: make(map[string]*noteRow)}
+}
+
+// note returns the notification's row, read once per transaction.
+func (c *changer) note(id string) (*noteRow, error) {
+	if n, ok := c.notes[id]; ok {
+		return n, n.err
 	}
+	n := new(noteRow)
+	err := c.t.stmt(c.st.note).QueryRowContext(c.t.ctx, id).Scan(&n.broadcast, &n.created, &n.expired)
+	if errors.Is(err, sql.ErrNoRows) {
+		n.err = fmt.Errorf("sqlite: notification %q: %w", id, store.ErrNotFound)
+	} else if err != nil {
+		return nil, wrap("update delivery", err) // not kept: the transaction fails
+	}
+	c.notes[id] = n
+	return n, n.err
+}
+
+// change applies f to user's delivery of notification id, inserting the
+// row of a broadcast recipient on first touch. f returns the new state
+// and how much to add to attempts, or ok=false to leave the delivery as
+// it is. The changes are not complete until finish.
+func (c *changer) change(id, user string, at time.Time, f func(state string) (next string, attempts int, ok bool)) error {
+	ctx, t := c.t.ctx, c.t
+	n, err := c.note(id)
+	if err != nil {
+		return err
+	}
+	var stored sql.NullString // NULL: no row yet
+	var uc sql.NullInt64      // for a broadcast without a row; NULL: no such user
+	err = t.stmt(c.st.recipient).QueryRowContext(ctx, id, user, n.broadcast).Scan(&stored, &uc)
 	if err != nil {
 		return wrap("update delivery", err)
 	}
-	notRecipient := fmt.Errorf("sqlite: %q is not a recipient of notification %q: %w", user, id, store.ErrNotFound)
-	var state string
-	err = tx.QueryRowContext(ctx,
-		`SELECT state FROM deliveries WHERE notification_id = ? AND username = ?`, id, user,
-	).Scan(&state)
-	row := err == nil
-	switch {
-	case errors.Is(err, sql.ErrNoRows) && broadcast:
-		uc, err := userCreated(ctx, tx, user)
-		if errors.Is(err, store.ErrNotFound) || err == nil && uc > created {
-			return notRecipient
-		}
-		if err != nil {
-			return wrap("update delivery", err)
+	state := stored.String
+	if !stored.Valid {
+		if !n.broadcast || !uc.Valid || uc.Int64 > n.created {
+			return fmt.Errorf("sqlite: %q is not a recipient of notification %q: %w", user, id, store.ErrNotFound)
 		}
 		state = store.StateQueued
-		if expired != 0 {
+		if n.expired != 0 {
 			state = store.StateExpired
 		}
-	case errors.Is(err, sql.ErrNoRows):
-		return notRecipient
-	case err != nil:
-		return wrap("update delivery", err)
 	}
 	next, inc, ok := f(state)
 	if !ok {
 		return nil
 	}
-	if row {
-		_, err = tx.ExecContext(ctx, `UPDATE deliveries
-			SET state = ?, attempts = attempts + ?, updated = ?
-			WHERE notification_id = ? AND username = ?`,
-			next, inc, ns(at), id, user)
-	} else {
-		_, err = tx.ExecContext(ctx, `INSERT INTO deliveries
-			(notification_id, username, state, attempts, updated)
-			VALUES (?, ?, ?, ?, ?)`,
-			id, user, next, inc, ns(at))
-		if err == nil {
-			_, err = tx.ExecContext(ctx,
-				`UPDATE notifications SET untouched = untouched - 1 WHERE id = ?`, id)
-		}
+	if stored.Valid {
+		_, err = t.stmt(c.st.updateDelivery).ExecContext(ctx, next, inc, ns(at), id, user)
+		return wrap("update delivery", err)
 	}
-	return wrap("update delivery", err)
+	_, err = t.stmt(c.st.insertDelivery).ExecContext(ctx, id, user, next, inc, ns(at))
+	if err != nil {
+		return wrap("update delivery", err)
+	}
+	n.touched++
+	return nil
+}
+
+// finish takes the recipients that change gave a row from their
+// broadcasts' untouched counters.
+func (c *changer) finish() error {
+	for id, n := range c.notes {
+		if n.touched == 0 {
+			continue
+		}
+		if _, err := c.t.stmt(c.st.touched).ExecContext(c.t.ctx, n.touched, id); err != nil {
+			return wrap("update delivery", err)
+		}
+		n.touched = 0
+	}
+	return nil
 }
 
 func markSent(state string) (string, int, bool) {
@@ -258,8 +290,7 @@ func (db *DB) Ack(ctx context.Context, id, user string, at time.Time) error {
 
 // Unsent implements store.Queue.
 func (db *DB) Unsent(ctx context.Context, user string, at time.Time) error {
-	_, err := db.w.ExecContext(ctx, `UPDATE deliveries SET state = 'queued', updated = ?
-		WHERE username = ? AND state = 'sent'`, ns(at), user)
+	_, err := db.st.unsent.ExecContext(ctx, ns(at), user)
 	return wrap("unsent", err)
 }
 

@@ -29,6 +29,7 @@ type DB struct {
 	conns *sqlitedb.DB
 	w     *sql.DB // conns.W: exactly one connection, every write
 	r     *sql.DB // conns.R: read-only pool; == w for an in-memory database
+	st    stmts
 }
 
 var _ store.Store = (*DB)(nil)
@@ -48,12 +49,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{conns: conns, w: conns.W, r: conns.R}, nil
+	db := &DB{conns: conns, w: conns.W, r: conns.R}
+	if err := db.st.prepare(ctx, db.r, db.w); err != nil {
+		return nil, errors.Join(err, db.st.close(), conns.Close())
+	}
+	return db, nil
 }
 
 // Close closes the database.
 func (db *DB) Close() error {
-	return db.conns.Close()
+	return errors.Join(db.st.close(), db.conns.Close())
 }
 
 // ns and fromNS convert times to the stored Unix nanoseconds and back;
@@ -100,12 +105,17 @@ func isUnique(err error) bool {
 
 // write runs f in a write transaction and commits it.
 func (db *DB) write(ctx context.Context, f func(tx *sql.Tx) error) error {
+	return db.writeTx(ctx, func(t *wtx) error { return f(t.Tx) })
+}
+
+// writeTx is write for a function that uses the prepared statements.
+func (db *DB) writeTx(ctx context.Context, f func(t *wtx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer tx.Rollback()
-	if err := f(tx); err != nil {
+	if err := f(&wtx{Tx: tx, ctx: ctx}); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -348,6 +350,103 @@ func TestBroadcastStoredOnce(t *testing.T) {
 	}
 }
 
+// TestRecordLikeMemory: Record, which reads each notification once per
+// batch and updates the broadcast counters at the end of the batch,
+// leaves the same deliveries, counts and queue depth as store.Memory
+// does for the same batches of changes: repeated and conflicting changes
+// to one delivery, several notifications per batch, an expired
+// broadcast, an account created after a broadcast, unknown notifications
+// and users.
+func TestRecordLikeMemory(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	defer db.Close()
+	mem := store.NewMemory()
+	stores := []store.Store{db, mem}
+	var users []string
+	for i := range 12 {
+		users = append(users, fmt.Sprintf("u%02d", i))
+	}
+	do := func(what string, f func(s store.Store) error) {
+		t.Helper()
+		for _, s := range stores {
+			if err := f(s); err != nil {
+				t.Fatalf("%s (%T): %v", what, s, err)
+			}
+		}
+	}
+	for _, u := range users {
+		do("CreateUser", func(s store.Store) error { return s.CreateUser(ctx, store.User{Name: u, Created: t0}) })
+	}
+	notes := []store.Notification{
+		{ID: "b1", Title: "b1", Broadcast: true, Created: t0.Add(time.Minute)},
+		{ID: "b2", Title: "b2", Broadcast: true, Created: t0.Add(2 * time.Minute), Expires: t0.Add(time.Hour)},
+		{ID: "d1", Title: "d1", To: users[:5], Created: t0.Add(3 * time.Minute)},
+		{ID: "b3", Title: "b3", Broadcast: true, Created: t0.Add(4 * time.Minute)},
+	}
+	for _, n := range notes {
+		do("Enqueue", func(s store.Store) error { c := n; return s.Enqueue(ctx, &c) })
+	}
+	do("CreateUser(late)", func(s store.Store) error {
+		return s.CreateUser(ctx, store.User{Name: "late", Created: t0.Add(150 * time.Second)})
+	})
+	do("Expire", func(s store.Store) error { _, err := s.Expire(ctx, t0.Add(2*time.Hour)); return err })
+
+	ids := []string{"b1", "b2", "d1", "b3", "gone"}
+	who := append(slices.Clone(users), "late", "ghost")
+	rnd := rand.New(rand.NewPCG(1, 2))
+	at := t0.Add(3 * time.Hour)
+	for batch := range 40 {
+		changes := make([]store.Change, rnd.IntN(30))
+		for i := range changes {
+			at = at.Add(time.Second)
+			st := store.StateSent
+			if rnd.IntN(3) == 0 {
+				st = store.StateAcked
+			}
+			changes[i] = store.Change{ID: ids[rnd.IntN(len(ids))], User: who[rnd.IntN(len(who))], State: st, At: at}
+		}
+		do(fmt.Sprintf("Record(batch %d)", batch), func(s store.Store) error { return s.Record(ctx, changes) })
+		if batch%10 == 9 {
+			do("Unsent", func(s store.Store) error { return s.Unsent(ctx, who[rnd.IntN(len(who))], at) })
+		}
+	}
+
+	for _, id := range ids[:4] {
+		_, got, err := db.Notification(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, want, err := mem.Notification(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(got, want, func(a, b store.Delivery) bool {
+			return a.User == b.User && a.State == b.State && a.Attempts == b.Attempts && a.Updated.Equal(b.Updated)
+		}) {
+			t.Errorf("Notification(%s) deliveries:\nsqlite %+v\nmemory %+v", id, got, want)
+		}
+	}
+	for _, now := range []time.Time{t0, at} {
+		got, err1 := db.QueueDepth(ctx, now)
+		want, err2 := mem.QueueDepth(ctx, now)
+		if err1 != nil || err2 != nil || got != want {
+			t.Errorf("QueueDepth(%v) = %d, %v; memory %d, %v", now, got, err1, want, err2)
+		}
+	}
+	got, err1 := db.History(ctx, store.Page{})
+	want, err2 := mem.History(ctx, store.Page{})
+	if err1 != nil || err2 != nil || len(got) != len(want) {
+		t.Fatalf("History: %d, %v; memory %d, %v", len(got), err1, len(want), err2)
+	}
+	for i := range got {
+		if !maps.Equal(got[i].Counts, want[i].Counts) {
+			t.Errorf("History %s counts = %v, memory %v", got[i].ID, got[i].Counts, want[i].Counts)
+		}
+	}
+	checkInvariants(t, db)
+}
+
 // TestCrashSafety re-executes the test binary as a child that enqueues
 // notifications in a loop, printing each ID once Enqueue has returned,
 // and SIGKILLs it mid-stream. Every printed notification must be in the
@@ -557,4 +656,61 @@ func BenchmarkQueueDepth(b *testing.B) {
 			b.Fatalf("QueueDepth = %d, %v", d, err)
 		}
 	}
+}
+
+// BenchmarkPending is the login path's query for an account with nothing
+// pending, among 10,000 accounts.
+func BenchmarkPending(b *testing.B) {
+	ctx := b.Context()
+	db := openTemp(b)
+	defer db.Close()
+	addUsers(b, db, 10000, t0)
+	names := make([]string, 10000)
+	for i := range names {
+		names[i] = fmt.Sprintf("u%05d", i)
+	}
+	now := t0.Add(time.Hour)
+	i := 0
+	for b.Loop() {
+		ps, err := db.Pending(ctx, names[i%len(names)], now, 0)
+		if err != nil || len(ps) != 0 {
+			b.Fatalf("Pending = %d, %v; want 0", len(ps), err)
+		}
+		i++
+	}
+}
+
+// BenchmarkRecordBroadcast is the delivery path for one broadcast to
+// 10,000 accounts: Record of the 10,000 sent changes, then of the 10,000
+// acks. Each op is a new broadcast (enqueued outside the timer).
+func BenchmarkRecordBroadcast(b *testing.B) {
+	ctx := b.Context()
+	db := openTemp(b)
+	defer db.Close()
+	const users = 10000
+	addUsers(b, db, users, t0)
+	sent := make([]store.Change, users)
+	acked := make([]store.Change, users)
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		n := store.Notification{ID: fmt.Sprintf("b%d", i), Title: "all", Broadcast: true, Created: t0.Add(time.Duration(i+1) * time.Second)}
+		if err := db.Enqueue(ctx, &n); err != nil {
+			b.Fatal(err)
+		}
+		for u := range users {
+			name := fmt.Sprintf("u%05d", u)
+			sent[u] = store.Change{ID: n.ID, User: name, State: store.StateSent, At: n.Created.Add(time.Second)}
+			acked[u] = store.Change{ID: n.ID, User: name, State: store.StateAcked, At: n.Created.Add(2 * time.Second)}
+		}
+		b.StartTimer()
+		if err := db.Record(ctx, sent); err != nil {
+			b.Fatal(err)
+		}
+		if err := db.Record(ctx, acked); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N*users)/b.Elapsed().Seconds(), "deliveries/s")
 }

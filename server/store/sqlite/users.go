@@ -52,8 +52,7 @@ func (db *DB) CreateUser(ctx context.Context, u store.User) error {
 
 // User implements store.Users.
 func (db *DB) User(ctx context.Context, name string) (store.User, error) {
-	u, err := scanUser(db.r.QueryRowContext(ctx,
-		`SELECT `+userColumns+` FROM users WHERE name = ?`, name))
+	u, err := scanUser(db.st.user.QueryRowContext(ctx, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.User{}, fmt.Errorf("sqlite: user %q: %w", name, store.ErrNotFound)
 	}
@@ -63,8 +62,8 @@ func (db *DB) User(ctx context.Context, name string) (store.User, error) {
 // DeleteUser implements store.Users; the user's deliveries go with it
 // (ON DELETE CASCADE).
 func (db *DB) DeleteUser(ctx context.Context, name string) error {
-	return db.write(ctx, func(tx *sql.Tx) error {
-		created, err := userCreated(ctx, tx, name)
+	return db.writeTx(ctx, func(tx *wtx) error {
+		created, err := userCreated(ctx, tx.stmt(db.st.userCreated), name)
 		if err != nil {
 			return err
 		}

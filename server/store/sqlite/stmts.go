@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// The statements of the login path (User, Pending) and of the delivery
+// path (MarkSent, Ack, Record, Unsent) are prepared once, when the
+// database is opened, instead of being parsed again on every call:
+// parsing was most of their cost.
+//
+// The read statements are prepared on the read pool; database/sql
+// prepares such a statement again on each pool connection the first time
+// it runs there, and keeps it. The write statements are prepared on the
+// single writer connection; inside a write transaction they are bound to
+// it with Tx.StmtContext, which finds them already prepared there (see
+// wtx).
+
+const (
+	userQuery = `SELECT ` + userColumns + ` FROM users WHERE name = ?`
+
+	userCreatedQuery = `SELECT created FROM users WHERE name = ?`
+
+	pendingQuery = `
+		SELECT ` + noteColumns + ` FROM deliveries AS d
+		JOIN notifications AS n ON n.id = d.notification_id
+		WHERE d.username = ?1 AND d.state = 'queued' AND (n.expires = 0 OR n.expires > ?2)
+		UNION ALL
+		SELECT ` + noteColumns + ` FROM notifications AS n
+		WHERE n.broadcast = 1 AND n.expired = 0 AND n.created >= ?3
+		AND (n.expires = 0 OR n.expires > ?2)
+		AND NOT EXISTS (SELECT 1 FROM deliveries AS d
+			WHERE d.notification_id = n.id AND d.username = ?1)
+		ORDER BY 1 LIMIT ?4`
+
+	noteQuery = `SELECT broadcast, created, expired FROM notifications WHERE id = ?`
+
+	// recipientQuery returns the state of the delivery of notification ?1
+	// to user ?2 (NULL: no row) and, if there is no row and ?3 (the
+	// notification is a broadcast), when the user's account was created
+	// (NULL: no such account).
+	recipientQuery = `SELECT s, CASE WHEN s IS NULL AND ?3 THEN (SELECT created FROM users WHERE name = ?2) END
+		FROM (SELECT (SELECT state FROM deliveries WHERE notification_id = ?1 AND username = ?2) AS s)`
+
+	updateDeliveryQuery = `UPDATE deliveries
+		SET state = ?, attempts = attempts + ?, updated = ?
+		WHERE notification_id = ? AND username = ?`
+
+	insertDeliveryQuery = `INSERT INTO deliveries
+		(notification_id, username, state, attempts, updated)
+		VALUES (?, ?, ?, ?, ?)`
+
+	// touchedQuery takes from a broadcast's untouched counter the
+	// recipients that now have a row.
+	touchedQuery = `UPDATE notifications SET untouched = untouched - ? WHERE id = ?`
+
+	unsentQuery = `UPDATE deliveries SET state = 'queued', updated = ?
+		WHERE username = ? AND state = 'sent'`
+)
+
+// stmts are a DB's prepared statements.
+type stmts struct {
+	// On the read pool (the writer, for an in-memory database).
+	user, pending, readUserCreated *sql.Stmt
+	// On the writer.
+	userCreated, note, recipient, updateDelivery, insertDelivery, touched, unsent *sql.Stmt
+
+	all []*sql.Stmt // every one of the above, for close
+}
+
+// prepare prepares the statements: the reads on r, the writes on w.
+func (s *stmts) prepare(ctx context.Context, r, w *sql.DB) error {
+	for _, p := range []struct {
+		dst   **sql.Stmt
+		db    *sql.DB
+		query string
+	}{
+		{&s.user, r, userQuery},
+		{&s.pending, r, pendingQuery},
+		{&s.readUserCreated, r, userCreatedQuery},
+		{&s.userCreated, w, userCreatedQuery},
+		{&s.note, w, noteQuery},
+		{&s.recipient, w, recipientQuery},
+		{&s.updateDelivery, w, updateDeliveryQuery},
+		{&s.insertDelivery, w, insertDeliveryQuery},
+		{&s.touched, w, touchedQuery},
+		{&s.unsent, w, unsentQuery},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.query)
+		if err != nil {
+			return fmt.Errorf("sqlite: prepare: %w", err)
+		}
+		*p.dst = st
+		s.all = append(s.all, st)
+	}
+	return nil
+}
+
+// close closes the statements that prepare prepared.
+func (s *stmts) close() error {
+	var errs []error
+	for _, st := range s.all {
+		errs = append(errs, st.Close())
+	}
+	s.all = nil
+	return errors.Join(errs...)
+}
+
+// wtx is a write transaction. Its stmt binds a statement prepared on the
+// writer to the transaction, once per transaction and statement: a
+// transaction of thousands of changes does not make thousands of
+// transaction statements.
+type wtx struct {
+	*sql.Tx
+	ctx   context.Context
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+func (t *wtx) stmt(s *sql.Stmt) *sql.Stmt {
+	b, ok := t.bound[s]
+	if !ok {
+		if t.bound == nil {
+			t.bound = make(map[*sql.Stmt]*sql.Stmt)
+		}
+		b = t.StmtContext(t.ctx, s)
+		t.bound[s] = b
+	}
+	return b
+}
