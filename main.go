@@ -325,7 +325,15 @@ func runWindow(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return fail(stderr, err)
 	}
-	hist, err := history.Open(ctx, histPath, history.Options{})
+	// The user's retention, so that opening a window never prunes more
+	// than the agent does.
+	var opts history.Options
+	if cfgPath, err := config.DefaultPath(); err == nil {
+		if cfg, err := config.Load(cfgPath); err == nil {
+			opts = cfg.HistoryOptions()
+		}
+	}
+	hist, err := history.Open(ctx, histPath, opts)
 	if err != nil {
 		return fail(stderr, err)
 	}
