@@ -15,15 +15,13 @@
 set -euo pipefail
 
 NAME=ejabberd
+PID_MARK=spool
+READY_LOG=erl.out
+FAIL_LOG=error.log
 # shellcheck source-path=SCRIPTDIR source=lib-server.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib-server.sh"
 
 EJABBERD_LIB=${EJABBERD_LIB:-/usr/lib/x86_64-linux-gnu}
-
-usage() {
-	echo "usage: $0 start DIR PORT | stop DIR | kill DIR" >&2
-	exit 2
-}
 
 write_config() {
 	local dir=$1 port=$2
@@ -82,22 +80,16 @@ modules:
 CFG
 }
 
-start() {
-	local dir port pid node cookie t0
-	t0=$(now_ms)
-	dir=$(abs_dir "$1")
-	port=$2
-	check_port "$port"
+server_installed() {
 	if ! command -v erl >/dev/null || [[ ! -d $EJABBERD_LIB/ejabberd-23.01 ]]; then
 		die "ejabberd 23.01 not installed (run scripts/install-deps.sh test)"
 	fi
-	pid=$(read_pid "$dir/ejabberd.pid" "$dir/spool")
-	if [[ -n $pid ]]; then
-		wait_ready "$pid" "$port" "$dir/erl.out"
-		echo "ejabberd: already running on 127.0.0.1:$port (pid $pid, dir $dir)"
-		return 0
-	fi
-	port_free "$port"
+}
+
+# server_launch DIR PORT: on stop, the VM takes SIGTERM as init:stop():
+# applications and Mnesia shut down cleanly.
+server_launch() {
+	local dir=$1 port=$2 node cookie
 	mkdir -p "$dir/spool"
 	[[ -s $dir/node ]] || echo "ejabberd_$port" >"$dir/node"
 	[[ -s $dir/cookie ]] || (umask 077 && openssl rand -hex 16 >"$dir/cookie")
@@ -124,47 +116,10 @@ RC
 			-kernel inet_dist_use_interface '{127,0,0,1}' \
 			-mnesia dir "\"$dir/spool\"" -s ejabberd
 	) </dev/null >>"$dir/erl.out" 2>&1 &
-	pid=$!
-	echo "$pid" >"$dir/ejabberd.pid"
-	if ! wait_ready "$pid" "$port" "$dir/erl.out"; then
-		tail -n 20 "$dir/error.log" >&2 2>/dev/null || true
-		stop_pid "$pid" KILL
-		exit 1
-	fi
-	echo "ejabberd: ready on 127.0.0.1:$port (pid $pid, node $node@localhost, dir $dir, cert $dir/certs/localhost.crt) in $(since "$t0")s"
 }
 
-stop() {
-	local dir sig=$2 pid
-	if [[ ! -d $1 ]]; then
-		echo "ejabberd: not running (no dir $1)"
-		return 0
-	fi
-	dir=$(abs_dir "$1")
-	pid=$(read_pid "$dir/ejabberd.pid" "$dir/spool")
-	if [[ -z $pid ]]; then
-		echo "ejabberd: not running (dir $dir)"
-	else
-		# The VM takes SIGTERM as init:stop(): applications and Mnesia
-		# shut down cleanly.
-		stop_pid "$pid" "$sig"
-		echo "ejabberd: stopped (pid $pid, SIG$sig)"
-	fi
-	rm -f "$dir/ejabberd.pid"
+server_about() {
+	echo "node $(<"$1/node")@localhost, "
 }
 
-case ${1:-} in
-start)
-	(($# == 3)) || usage
-	start "$2" "$3"
-	;;
-stop)
-	(($# == 2)) || usage
-	stop "$2" TERM
-	;;
-kill)
-	(($# == 2)) || usage
-	stop "$2" KILL
-	;;
-*) usage ;;
-esac
+server_main "$@"

@@ -1,5 +1,15 @@
 # shellcheck shell=bash
 # Helpers shared by prosody.sh and ejabberd.sh; sourced, not run.
+#
+# server_main (start, stop and kill) runs on what the sourcing script defines:
+#   NAME                  the server's name; DIR/NAME.pid holds its pid
+#   PID_MARK              a file in DIR that the server's command line names
+#   READY_LOG             the file in DIR to show if start-up fails
+#   FAIL_LOG              another file in DIR to show the tail of then
+#   server_installed      die unless the server is installed
+#   server_launch DIR PORT  write the config in DIR and start the server in
+#                         the background, detached, so that $! is its pid
+#   server_about DIR      extra words for the ready line ("node N, "), or none
 
 # Seconds to wait for a server to come up or go down.
 START_TIMEOUT=${START_TIMEOUT:-30}
@@ -132,4 +142,74 @@ stop_pid() {
 	while alive "$pid"; do
 		sleep 0.05
 	done
+}
+
+usage() {
+	echo "usage: $0 start DIR PORT | stop DIR | kill DIR" >&2
+	exit 2
+}
+
+# server_start DIR PORT: start the server on 127.0.0.1:PORT unless it runs
+# already, and wait until it is ready.
+server_start() {
+	local dir port pid t0
+	t0=$(now_ms)
+	dir=$(abs_dir "$1")
+	port=$2
+	check_port "$port"
+	server_installed
+	pid=$(read_pid "$dir/$NAME.pid" "$dir/$PID_MARK")
+	if [[ -n $pid ]]; then
+		wait_ready "$pid" "$port" "$dir/$READY_LOG"
+		echo "$NAME: already running on 127.0.0.1:$port (pid $pid, dir $dir)"
+		return 0
+	fi
+	port_free "$port"
+	server_launch "$dir" "$port"
+	pid=$!
+	echo "$pid" >"$dir/$NAME.pid"
+	if ! wait_ready "$pid" "$port" "$dir/$READY_LOG"; then
+		tail -n 20 "$dir/$FAIL_LOG" >&2 2>/dev/null || true
+		stop_pid "$pid" KILL
+		exit 1
+	fi
+	echo "$NAME: ready on 127.0.0.1:$port (pid $pid, $(server_about "$dir")dir $dir, cert $dir/certs/localhost.crt) in $(since "$t0")s"
+}
+
+# server_stop DIR SIGNAL: stop the server with SIGNAL (SIGKILL after
+# STOP_TIMEOUT).
+server_stop() {
+	local dir sig=$2 pid
+	if [[ ! -d $1 ]]; then
+		echo "$NAME: not running (no dir $1)"
+		return 0
+	fi
+	dir=$(abs_dir "$1")
+	pid=$(read_pid "$dir/$NAME.pid" "$dir/$PID_MARK")
+	if [[ -z $pid ]]; then
+		echo "$NAME: not running (dir $dir)"
+	else
+		stop_pid "$pid" "$sig"
+		echo "$NAME: stopped (pid $pid, SIG$sig)"
+	fi
+	rm -f "$dir/$NAME.pid"
+}
+
+# server_main ARGS: the command line of prosody.sh and ejabberd.sh.
+server_main() {
+	case ${1:-} in
+	start)
+		(($# == 3)) || usage
+		server_start "$2" "$3"
+		;;
+	stop)
+		(($# == 2)) || usage
+		server_stop "$2" TERM
+		;;
+	kill)
+		(($# == 2)) || usage
+		server_stop "$2" KILL
+		;;
+	*) usage ;;
+	esac
 }

@@ -9,13 +9,11 @@
 set -euo pipefail
 
 NAME=prosody
+PID_MARK=prosody.cfg.lua
+READY_LOG=prosody.log
+FAIL_LOG=prosody.out
 # shellcheck source-path=SCRIPTDIR source=lib-server.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib-server.sh"
-
-usage() {
-	echo "usage: $0 start DIR PORT | stop DIR | kill DIR" >&2
-	exit 2
-}
 
 # lua_str S: S as a Lua string literal.
 lua_str() {
@@ -68,20 +66,12 @@ VirtualHost "localhost"
 CFG
 }
 
-start() {
-	local dir port pid t0
-	t0=$(now_ms)
-	dir=$(abs_dir "$1")
-	port=$2
-	check_port "$port"
+server_installed() {
 	command -v prosody >/dev/null || die "prosody not installed (run scripts/install-deps.sh test)"
-	pid=$(read_pid "$dir/prosody.pid" "$dir/prosody.cfg.lua")
-	if [[ -n $pid ]]; then
-		wait_ready "$pid" "$port" "$dir/prosody.log"
-		echo "prosody: already running on 127.0.0.1:$port (pid $pid, dir $dir)"
-		return 0
-	fi
-	port_free "$port"
+}
+
+server_launch() {
+	local dir=$1 port=$2
 	mkdir -p "$dir/data"
 	ensure_cert "$dir"
 	write_config "$dir" "$port"
@@ -89,45 +79,8 @@ start() {
 	# stdout would otherwise wait for the server to exit).
 	setsid prosody -F --config "$dir/prosody.cfg.lua" \
 		</dev/null >>"$dir/prosody.out" 2>&1 &
-	pid=$!
-	echo "$pid" >"$dir/prosody.pid"
-	if ! wait_ready "$pid" "$port" "$dir/prosody.log"; then
-		tail -n 20 "$dir/prosody.out" >&2 || true
-		stop_pid "$pid" KILL
-		exit 1
-	fi
-	echo "prosody: ready on 127.0.0.1:$port (pid $pid, dir $dir, cert $dir/certs/localhost.crt) in $(since "$t0")s"
 }
 
-stop() {
-	local dir sig=$2 pid
-	if [[ ! -d $1 ]]; then
-		echo "prosody: not running (no dir $1)"
-		return 0
-	fi
-	dir=$(abs_dir "$1")
-	pid=$(read_pid "$dir/prosody.pid" "$dir/prosody.cfg.lua")
-	if [[ -z $pid ]]; then
-		echo "prosody: not running (dir $dir)"
-	else
-		stop_pid "$pid" "$sig"
-		echo "prosody: stopped (pid $pid, SIG$sig)"
-	fi
-	rm -f "$dir/prosody.pid"
-}
+server_about() { :; }
 
-case ${1:-} in
-start)
-	(($# == 3)) || usage
-	start "$2" "$3"
-	;;
-stop)
-	(($# == 2)) || usage
-	stop "$2" TERM
-	;;
-kill)
-	(($# == 2)) || usage
-	stop "$2" KILL
-	;;
-*) usage ;;
-esac
+server_main "$@"

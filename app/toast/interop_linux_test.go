@@ -15,11 +15,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/xpush/xpush/internal/dbustest"
 )
 
 // TestDunst posts a toast to a real notification daemon, dunst, on a
@@ -35,19 +36,12 @@ func TestDunst(t *testing.T) {
 	if display == "" {
 		need = append(need, "Xvfb")
 	}
-	for _, bin := range need {
-		if _, err := exec.LookPath(bin); err != nil {
-			if os.Getenv("XPUSH_INTEROP") == "1" {
-				t.Fatalf("XPUSH_INTEROP=1 but %s is missing: %v", bin, err)
-			}
-			t.Skipf("%s is not installed", bin)
-		}
-	}
+	dbustest.Require(t, need...)
 	dir := t.TempDir()
 	if display == "" {
 		display = startXvfb(t, dir)
 	}
-	addr := startBus(t, dir)
+	addr := dbustest.StartSessionBus(t)
 	startDunst(t, dir, addr, display)
 
 	icon := filepath.Join(dir, "xpush.png")
@@ -220,9 +214,9 @@ func dunstctl(t *testing.T, env []string, args ...string) string {
 
 // daemon starts cmd and registers its end with t.Cleanup: killed, then
 // waited for. Its output goes to a buffer logged if the test fails.
-func daemon(t *testing.T, cmd *exec.Cmd) *syncBuffer {
+func daemon(t *testing.T, cmd *exec.Cmd) *dbustest.SyncBuffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &dbustest.SyncBuffer{}
 	if cmd.Stdout == nil {
 		cmd.Stdout = out
 	}
@@ -238,23 +232,6 @@ func daemon(t *testing.T, cmd *exec.Cmd) *syncBuffer {
 		}
 	})
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // readLine reads the first line from r within 10 seconds.
@@ -292,39 +269,6 @@ func startXvfb(t *testing.T, dir string) string {
 	daemon(t, cmd)
 	w.Close()
 	return ":" + readLine(t, "Xvfb", r)
-}
-
-// startBus starts a private session bus that can activate no service, so
-// the only notification server on it is the one the test starts.
-func startBus(t *testing.T, dir string) string {
-	t.Helper()
-	conf := filepath.Join(dir, "bus.conf")
-	err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=`+filepath.Join(dir, "bus")+`</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	cmd := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address=1")
-	cmd.Stdout = w
-	daemon(t, cmd)
-	w.Close()
-	return readLine(t, "dbus-daemon", r)
 }
 
 // startDunst starts dunst on the bus at addr and the X display, with a

@@ -25,6 +25,7 @@ import (
 
 	"github.com/xpush/xpush/app/control"
 	"github.com/xpush/xpush/assets"
+	"github.com/xpush/xpush/internal/dbustest"
 )
 
 // TestNoBus: without a session bus there is no tray; Run says why, calls
@@ -36,7 +37,7 @@ func TestNoBus(t *testing.T) {
 	} {
 		t.Run(tt.why, func(t *testing.T) {
 			t.Setenv("DBUS_SESSION_BUS_ADDRESS", tt.addr)
-			var logs syncBuffer
+			var logs dbustest.SyncBuffer
 			status := make(chan control.Status) // unbuffered: each send needs a reader
 			ready := make(chan struct{})
 			ctx, cancel := context.WithCancel(context.Background())
@@ -85,13 +86,8 @@ func TestNoBus(t *testing.T) {
 // stdout. Under -race the child writes its race reports to files: one in
 // xpush's code fails the test, ones inside systray alone are logged.
 func TestStatusNotifierItem(t *testing.T) {
-	if _, err := exec.LookPath("dbus-daemon"); err != nil {
-		if os.Getenv("XPUSH_INTEROP") == "1" {
-			t.Fatalf("XPUSH_INTEROP=1 but dbus-daemon is missing: %v", err)
-		}
-		t.Skip("dbus-daemon is not installed")
-	}
-	addr := startBus(t)
+	dbustest.Require(t, "dbus-daemon")
+	addr := dbustest.StartSessionBus(t)
 	host, err := dbus.Connect(addr)
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +279,7 @@ func startChild(t *testing.T, addr string) *child {
 		"DBUS_SESSION_BUS_ADDRESS="+addr,
 		"GORACE=exitcode=0 log_path="+c.races,
 	)
-	var stderr syncBuffer
+	var stderr dbustest.SyncBuffer
 	c.cmd.Stderr = &stderr
 	stdout, err := c.cmd.StdoutPipe()
 	if err != nil {
@@ -439,59 +435,6 @@ func itemOf(t *testing.T, host *dbus.Conn, reg registration, pid int) *itemClien
 		t.Errorf("%s is owned by %q (%v), want %s", item.wellKnown, owner, err, item.dest)
 	}
 	return item
-}
-
-// startBus starts a private session bus and returns its address; the
-// daemon is killed on cleanup.
-func startBus(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "bus.conf")
-	err := os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:path=`+filepath.Join(dir, "bus")+`</listen>
-  <auth>EXTERNAL</auth>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-`), 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("dbus-daemon", "--config-file="+conf, "--nofork", "--print-address=1")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
-	line := make(chan string, 1)
-	go func() {
-		s, _ := bufio.NewReader(out).ReadString('\n')
-		line <- strings.TrimSpace(s)
-	}()
-	select {
-	case addr := <-line:
-		if addr == "" {
-			t.Fatalf("dbus-daemon printed no address: %s", stderr.String())
-		}
-		return addr
-	case <-time.After(10 * time.Second):
-		t.Fatalf("dbus-daemon printed no address within 10s: %s", stderr.String())
-	}
-	return ""
 }
 
 type registration struct{ sender, service string }
@@ -790,22 +733,4 @@ func (c *itemClient) click(label string) {
 	if call.Err != nil {
 		c.t.Fatalf("Event clicked %q: %v", label, call.Err)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a test together.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
