@@ -23,7 +23,7 @@ import (
 
 // setUp writes a configuration for user on x, with its password in keys,
 // to be registered on first login.
-func setUp(t *testing.T, dir string, x *xpushd, user string, keys secret.Store) {
+func setUp(t testing.TB, dir string, x *xpushd, user string, keys secret.Store) {
 	t.Helper()
 	if err := keys.Set(user+"@localhost", "password-of-"+user); err != nil {
 		t.Fatal(err)

@@ -67,7 +67,7 @@ func (l countingListener) Accept() (net.Conn, error) {
 	return c, err
 }
 
-func startServer(t *testing.T, forgetAcks bool) *xpushd {
+func startServer(t testing.TB, forgetAcks bool) *xpushd {
 	t.Helper()
 	x := &xpushd{st: store.NewMemory()}
 	var st store.Store = x.st
@@ -96,7 +96,7 @@ func startServer(t *testing.T, forgetAcks bool) *xpushd {
 }
 
 // send pushes a notification to user and returns its history key.
-func (x *xpushd) send(t *testing.T, user string, req send.Request) string {
+func (x *xpushd) send(t testing.TB, user string, req send.Request) string {
 	t.Helper()
 	req.To = []string{user}
 	id, err := x.sender.Send(context.Background(), req)
@@ -140,7 +140,7 @@ func (brokenKeyring) Delete(string) error        { return secret.ErrUnavailable 
 
 // rig is a running agent with fakes around it, recording what it does.
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	a       *agent.Agent
 	hist    *history.Store
 	toasts  *fakeToasts
@@ -163,7 +163,7 @@ type rigOptions struct {
 	demo func(ctx context.Context) (*demo.Demo, error)
 }
 
-func newRig(t *testing.T, o rigOptions) *rig {
+func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	if o.dir == "" {
 		o.dir = t.TempDir()
@@ -315,14 +315,14 @@ func (r *rig) toastsFor(key string) []toast.Toast {
 	return out
 }
 
-func ctxT(t *testing.T) context.Context {
+func ctxT(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	t.Cleanup(cancel)
 	return ctx
 }
 
 // tWriter writes log lines to t.Log.
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
@@ -330,7 +330,7 @@ func (w tWriter) Write(p []byte) (int, error) {
 }
 
 // testLogger logs to the test's log with -v, else nowhere.
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if !testing.Verbose() {
 		return nil
 	}
