@@ -67,7 +67,7 @@ func (s *session) sasl(mechs *stanza.Element, password string) error {
 		return fmt.Errorf("xmpp: sasl %s: %w", mech, err)
 	}
 	auth := stanza.New(stanza.NSSASL, "auth", "mechanism", mech)
-	auth.Text = encode64(first)
+	auth.Text = EncodeSASL(first)
 	if err := s.t.send(auth); err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (s *session) sasl(mechs *stanza.Element, password string) error {
 		}
 		switch el.Name.Local {
 		case "challenge":
-			in, err := decode64(el.Text)
+			in, err := DecodeSASL(el.Text)
 			if err != nil {
 				return s.abortSASL(mech, err)
 			}
@@ -90,12 +90,12 @@ func (s *session) sasl(mechs *stanza.Element, password string) error {
 				return s.abortSASL(mech, err)
 			}
 			resp := stanza.New(stanza.NSSASL, "response")
-			resp.Text = encode64(out)
+			resp.Text = EncodeSASL(out)
 			if err := s.t.send(resp); err != nil {
 				return err
 			}
 		case "success":
-			in, err := decode64(el.Text)
+			in, err := DecodeSASL(el.Text)
 			if err != nil {
 				return fmt.Errorf("xmpp: sasl %s: %w", mech, err)
 			}
@@ -227,22 +227,24 @@ func scramStep(conv *scram.ClientConversation) saslStep {
 	}
 }
 
-// encode64 encodes SASL data; empty data is "=" (RFC 6120 §6.4.2).
-func encode64(b []byte) string {
+// EncodeSASL encodes SASL data for <auth/>, <challenge/>, <response/> and
+// <success/>: base64, with empty data as "=" (RFC 6120 §6.4.2).
+func EncodeSASL(b []byte) string {
 	if len(b) == 0 {
 		return "="
 	}
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-func decode64(s string) ([]byte, error) {
+// DecodeSASL decodes what EncodeSASL encodes; "" and "=" are empty data.
+func DecodeSASL(s string) ([]byte, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || s == "=" {
 		return nil, nil
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		return nil, fmt.Errorf("bad base64 from server: %w", err)
+		return nil, fmt.Errorf("xmpp: sasl: bad base64: %w", err)
 	}
 	return b, nil
 }

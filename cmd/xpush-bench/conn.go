@@ -15,6 +15,7 @@ import (
 
 	"github.com/xdg-go/scram"
 
+	"github.com/xpush/xpush/xmpp"
 	"github.com/xpush/xpush/xmpp/notification"
 	"github.com/xpush/xpush/xmpp/stanza"
 	"github.com/xpush/xpush/xmpp/stream"
@@ -261,7 +262,7 @@ func (c *conn) auth(mech string, client *scram.Client) error {
 		}
 		switch el.Name.Local {
 		case "challenge":
-			in, err := decode64(el.Text)
+			in, err := xmpp.DecodeSASL(el.Text)
 			if err != nil {
 				return err
 			}
@@ -270,12 +271,12 @@ func (c *conn) auth(mech string, client *scram.Client) error {
 				return fmt.Errorf("sasl: %w", err)
 			}
 			resp := stanza.New(nsSASL, "response")
-			resp.Text = encode64([]byte(out))
+			resp.Text = xmpp.EncodeSASL([]byte(out))
 			if err := c.send(resp); err != nil {
 				return err
 			}
 		case "success":
-			in, err := decode64(el.Text)
+			in, err := xmpp.DecodeSASL(el.Text)
 			if err != nil {
 				return err
 			}
@@ -301,7 +302,7 @@ func (c *conn) probeSalt(mech, user string) (scram.KeyFactors, error) {
 	_, _ = rand.Read(nonce[:])
 	first := "n,,n=" + saslName(user) + ",r=" + base64.RawStdEncoding.EncodeToString(nonce[:])
 	el := stanza.New(nsSASL, "auth", "mechanism", mech)
-	el.Text = encode64([]byte(first))
+	el.Text = xmpp.EncodeSASL([]byte(first))
 	if err := c.send(el); err != nil {
 		return scram.KeyFactors{}, err
 	}
@@ -316,7 +317,7 @@ func (c *conn) probeSalt(mech, user string) (scram.KeyFactors, error) {
 		case !el.Is(nsSASL, "challenge"):
 			continue
 		}
-		in, err := decode64(el.Text)
+		in, err := xmpp.DecodeSASL(el.Text)
 		if err != nil {
 			return scram.KeyFactors{}, err
 		}
@@ -406,25 +407,6 @@ func (c *conn) bind(feats *stanza.Element, resource string) (string, error) {
 		}
 	}
 	return jid, nil
-}
-
-func encode64(b []byte) string {
-	if len(b) == 0 {
-		return "="
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-func decode64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "=" {
-		return nil, nil
-	}
-	b, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return nil, fmt.Errorf("sasl: bad base64 from the server: %w", err)
-	}
-	return b, nil
 }
 
 // receiver is told about what online sessions receive.

@@ -8,7 +8,6 @@ import (
 	"crypto/subtle"
 	"crypto/tls"
 	"encoding/base32"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -88,7 +87,7 @@ func (c *conn) sasl(el *stanza.Element) error {
 		c.throttled("")
 		return failure("temporary-auth-failure", "too many failed logins; try again in a minute")
 	}
-	data, err := decode64(el.Text)
+	data, err := xmpp.DecodeSASL(el.Text)
 	if err != nil {
 		return failure("incorrect-encoding", "")
 	}
@@ -124,7 +123,7 @@ func (c *conn) sasl(el *stanza.Element) error {
 	c.authOK(user)
 	success := stanza.New(stanza.NSSASL, "success")
 	if final != nil {
-		success.Text = encode64(final)
+		success.Text = xmpp.EncodeSASL(final)
 	}
 	if err := c.send(success); err != nil {
 		return err
@@ -220,7 +219,7 @@ func (c *conn) scram(mech string, first []byte) (string, []byte, error) {
 			return lookupName, []byte(out), nil
 		}
 		ch := stanza.New(stanza.NSSASL, "challenge")
-		ch.Text = encode64([]byte(out))
+		ch.Text = xmpp.EncodeSASL([]byte(out))
 		if err := c.send(ch); err != nil {
 			return lookupName, nil, err
 		}
@@ -234,7 +233,7 @@ func (c *conn) scram(mech string, first []byte) (string, []byte, error) {
 		case !el.Is(stanza.NSSASL, "response"):
 			return lookupName, nil, stream.PolicyViolation.WithText("expected a SASL <response/>")
 		}
-		if msg, err = decode64(el.Text); err != nil {
+		if msg, err = xmpp.DecodeSASL(el.Text); err != nil {
 			return lookupName, nil, errAuth
 		}
 	}
@@ -373,19 +372,4 @@ func (c *conn) register(iq, q *stanza.Element) error {
 	}
 	opts.Logger.Info("c2s: registered", "user", name, "ip", c.ip)
 	return c.send(stanza.Result(iq))
-}
-
-func encode64(b []byte) string {
-	if len(b) == 0 {
-		return "="
-	}
-	return base64.StdEncoding.EncodeToString(b)
-}
-
-func decode64(s string) ([]byte, error) {
-	s = strings.TrimSpace(s)
-	if s == "" || s == "=" {
-		return nil, nil
-	}
-	return base64.StdEncoding.DecodeString(s)
 }
