@@ -46,7 +46,6 @@ var (
 )
 
 const (
-	nsSASL  = "urn:ietf:params:xml:ns:xmpp-sasl"
 	xmlDecl = `<?xml version='1.0'?>`
 	// streamHeader opens a client stream, as the paper's client does.
 	streamHeader = xmlDecl + `<stream:stream to='localhost' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`
@@ -752,7 +751,7 @@ func dialSASL(addr string, from net.IP) (*saslConn, error) {
 // try sends one <auth/> and returns "success", "challenge" or the
 // failure's condition.
 func (c *saslConn) try(mech string, msg []byte) (string, error) {
-	auth := `<auth xmlns='` + nsSASL + `' mechanism='` + mech + `'>` + base64.StdEncoding.EncodeToString(msg) + `</auth>`
+	auth := `<auth xmlns='` + stanza.NSSASL + `' mechanism='` + mech + `'>` + base64.StdEncoding.EncodeToString(msg) + `</auth>`
 	if _, err := io.WriteString(c.conn, auth); err != nil {
 		return "", err
 	}
@@ -761,9 +760,9 @@ func (c *saslConn) try(mech string, msg []byte) (string, error) {
 		return "", err
 	}
 	switch {
-	case el.Is(nsSASL, "success"), el.Is(nsSASL, "challenge"):
+	case el.Is(stanza.NSSASL, "success"), el.Is(stanza.NSSASL, "challenge"):
 		return el.Name.Local, nil
-	case el.Is(nsSASL, "failure") && el.First() != nil:
+	case el.Is(stanza.NSSASL, "failure") && el.First() != nil:
 		return el.First().Name.Local, nil
 	}
 	return "", fmt.Errorf("unexpected answer %v", el)
