@@ -42,7 +42,7 @@ const (
 const serveUsage = `serve [--data DIR] [--c2s ADDR] [--http ADDR] [--domain D]
            [--registration open|token|closed] [--tls-cert F --tls-key F | --no-tls]
            [--c2s-tls ADDR] [--allow-plain] [--legacy-digest] [--register-rate N]
-           [--config FILE] [--log-level debug|info|warn|error]
+           [--config FILE] [--log-level debug|info|warn|error] [--debug ADDR]
 
 Every flag can also be set in the environment as XPUSHD_ and its name in
 upper case with - as _ (XPUSHD_DATA, XPUSHD_TLS_CERT, ...), or in the TOML
@@ -66,6 +66,7 @@ type serveConfig struct {
 	RegisterRate int
 	Config       string
 	LogLevel     string
+	Debug        string
 
 	level slog.Level // parsed LogLevel
 }
@@ -87,6 +88,7 @@ func (cfg *serveConfig) flags(fs *flag.FlagSet) {
 	fs.IntVar(&cfg.RegisterRate, "register-rate", DefaultRegisterRate, "`n` in-band registrations per IP address per minute (0: no limit)")
 	fs.StringVar(&cfg.Config, "config", "", "TOML `file` with defaults for these flags, keyed by flag name")
 	fs.StringVar(&cfg.LogLevel, "log-level", "info", "log `level`: debug, info, warn or error (JSON logs on standard error)")
+	fs.StringVar(&cfg.Debug, "debug", "", "loopback `address` for Go's profiler (/debug/pprof/); empty: off")
 }
 
 // parseServe reads the configuration: flags, then the environment, then
@@ -161,6 +163,9 @@ func (cfg *serveConfig) check() error {
 			return usagef("--%s %q is not HOST:PORT", a.flag, a.addr)
 		}
 	}
+	if err := checkDebugAddr(cfg.Debug); err != nil {
+		return err
+	}
 	if cfg.NoTLS && !cfg.AllowPlain && cfg.C2S != "" && !isLoopback(cfg.C2S) {
 		return usagef("refusing to serve XMPP clients on %s without TLS: "+
 			"passwords would cross the network in clear. "+
@@ -232,6 +237,21 @@ func (c *cli) serve(fs *flag.FlagSet, args []string) error {
 	if err != nil {
 		closeListeners(ls)
 		return err
+	}
+	dl, err := listenDebug(cfg.Debug)
+	if err != nil {
+		closeListeners(ls)
+		return err
+	}
+	if dl != nil {
+		dctx, stopDebug := context.WithCancel(ctx)
+		debugDone := make(chan struct{})
+		go func() {
+			defer close(debugDone)
+			serveDebug(dctx, dl, logger)
+		}()
+		defer func() { stopDebug(); <-debugDone }()
+		fmt.Fprintf(c.stdout, "xpushd: profiler on http://%s/debug/pprof/\n", dl.Addr())
 	}
 
 	logger.Info("xpushd: serving", "version", version, "data", cfg.Data, "domain", cfg.Domain,

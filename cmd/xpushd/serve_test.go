@@ -195,3 +195,19 @@ func TestTokenAgainstServer(t *testing.T) {
 		t.Errorf("POST with an expired token = %d, want 401", code)
 	}
 }
+
+func TestServeDebugProfiler(t *testing.T) {
+	s := serve(t, "--debug", "127.0.0.1:0")
+	m := regexp.MustCompile(`profiler on (http://127\.0\.0\.1:\d+/debug/pprof/)`).FindStringSubmatch(s.stdout.String())
+	if m == nil {
+		t.Fatalf("no profiler line:\n%s", s.stdout)
+	}
+	if code, body := get(t, m[1]+"goroutine?debug=1"); code != http.StatusOK || !strings.Contains(body, "goroutine profile:") {
+		t.Errorf("goroutine profile = %d\n%.200s", code, body)
+	}
+	// Off this machine it is refused before anything starts.
+	r := xpushd("serve", "--data", filepath.Join(t.TempDir(), "d"), "--c2s", "127.0.0.1:0", "--http", "127.0.0.1:0", "--debug", "0.0.0.0:6060")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "must be a loopback address") {
+		t.Errorf("--debug 0.0.0.0:6060: %v", r)
+	}
+}
