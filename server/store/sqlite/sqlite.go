@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"embed"
 	"errors"
 	"fmt"
@@ -111,6 +112,46 @@ func (db *DB) write(ctx context.Context, f func(tx *sql.Tx) error) error {
 // writeTx is write for a function that uses the prepared statements.
 func (db *DB) writeTx(ctx context.Context, f func(t *wtx) error) error {
 	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	if err := f(&wtx{Tx: tx, ctx: ctx}); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// writeTxNoSync is writeTx with synchronous=NORMAL for this one
+// transaction: the commit reaches the WAL in the OS's cache (it survives
+// the process dying) without waiting for the disk. The writer's single
+// connection is held throughout, so no other transaction commits in
+// between without its fsync.
+func (db *DB) writeTxNoSync(ctx context.Context, f func(t *wtx) error) (err error) {
+	if db.r == db.w {
+		return db.writeTx(ctx, f) // in memory: nothing to sync
+	}
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("sqlite: writer: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return fmt.Errorf("sqlite: synchronous: %w", err)
+	}
+	defer func() {
+		// Back to FULL even when ctx has ended: the next write must sync.
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
+			// The connection cannot be trusted to sync: drop it; the
+			// pool opens a new one with synchronous(FULL).
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, fmt.Errorf("sqlite: synchronous: %w", rerr))
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}

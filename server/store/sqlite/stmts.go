@@ -57,6 +57,41 @@ const (
 	// recipients that now have a row.
 	touchedQuery = `UPDATE notifications SET untouched = untouched - ? WHERE id = ?`
 
+	// recordChanges reads Record's JSON array ?1 (see collapse) into the
+	// table c, once: unmaterialized, every use of a column would parse
+	// its JSON again.
+	recordChanges = `WITH c AS MATERIALIZED (SELECT j.value->>0 AS id, j.value->>1 AS user,
+		j.value->>2 AS sents, j.value->>3 AS sent_at, j.value->>4 AS ack_at FROM json_each(?1) AS j) `
+
+	// recordUpdateQuery applies Record's changes to the deliveries that
+	// have a row: an ack makes any state but acked acked; sends make
+	// queued or sent sent, and count as attempts unless the delivery was
+	// acked or expired already.
+	recordUpdateQuery = recordChanges + `UPDATE deliveries AS d SET
+			state = CASE WHEN c.ack_at != 0 THEN 'acked' ELSE 'sent' END,
+			attempts = d.attempts + CASE WHEN d.state IN ('queued', 'sent') THEN c.sents ELSE 0 END,
+			updated = CASE WHEN c.ack_at != 0 THEN c.ack_at ELSE c.sent_at END
+		FROM c
+		WHERE d.notification_id = c.id AND d.username = c.user AND d.state != 'acked'
+		AND (c.ack_at != 0 OR d.state IN ('queued', 'sent'))`
+
+	// recordInsertQuery gives a row to the broadcast recipients Record
+	// touches for the first time: accounts created no later than the
+	// broadcast. Untouched recipients of an expired broadcast are
+	// expired: an ack makes them acked, a send changes nothing. It
+	// returns the notification of each row, for the untouched counters.
+	recordInsertQuery = recordChanges + `INSERT INTO deliveries (notification_id, username, state, attempts, updated)
+		SELECT c.id, c.user,
+			CASE WHEN c.ack_at != 0 THEN 'acked' ELSE 'sent' END,
+			CASE WHEN n.expired = 0 THEN c.sents ELSE 0 END,
+			CASE WHEN c.ack_at != 0 THEN c.ack_at ELSE c.sent_at END
+		FROM c
+		JOIN notifications AS n ON n.id = c.id AND n.broadcast = 1
+		JOIN users AS u ON u.name = c.user AND u.created <= n.created
+		WHERE (c.ack_at != 0 OR n.expired = 0)
+		AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.notification_id = c.id AND d.username = c.user)
+		RETURNING notification_id`
+
 	unsentQuery = `UPDATE deliveries SET state = 'queued', updated = ?
 		WHERE username = ? AND state = 'sent'`
 )
@@ -67,6 +102,7 @@ type stmts struct {
 	user, pending, readUserCreated *sql.Stmt
 	// On the writer.
 	userCreated, note, recipient, updateDelivery, insertDelivery, touched, unsent *sql.Stmt
+	recordUpdate, recordInsert                                                 *sql.Stmt
 
 	all []*sql.Stmt // every one of the above, for close
 }
@@ -88,6 +124,8 @@ func (s *stmts) prepare(ctx context.Context, r, w *sql.DB) error {
 		{&s.insertDelivery, w, insertDeliveryQuery},
 		{&s.touched, w, touchedQuery},
 		{&s.unsent, w, unsentQuery},
+		{&s.recordUpdate, w, recordUpdateQuery},
+		{&s.recordInsert, w, recordInsertQuery},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {
