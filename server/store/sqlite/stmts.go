@@ -102,7 +102,7 @@ type stmts struct {
 	user, pending, readUserCreated *sql.Stmt
 	// On the writer.
 	userCreated, note, recipient, updateDelivery, insertDelivery, touched, unsent *sql.Stmt
-	recordUpdate, recordInsert                                                 *sql.Stmt
+	recordUpdate, recordInsert                                                    *sql.Stmt
 
 	all []*sql.Stmt // every one of the above, for close
 }
