@@ -44,8 +44,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		Program:     "xpushd",
 		NewerSchema: ErrNewerSchema,
 		Migrations:  migrationFiles,
-		Pragmas:     []string{"foreign_keys(1)"},
-		Memory:      true,
+		// temp_store(MEMORY): the statement journal of Record's
+		// multi-row statements and its materialized batch stay in
+		// memory instead of temporary files.
+		Pragmas: []string{"foreign_keys(1)", "temp_store(MEMORY)"},
+		Memory:  true,
 	})
 	if err != nil {
 		return nil, err

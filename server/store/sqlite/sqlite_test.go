@@ -714,3 +714,38 @@ func BenchmarkRecordBroadcast(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*users)/b.Elapsed().Seconds(), "deliveries/s")
 }
+
+// BenchmarkRecordBroadcastAcks records the acks of a broadcast to 10,000
+// users in batches of 1,024, as xpushd's recorder does when every
+// recipient acks within its hold on sent states: one row per recipient.
+func BenchmarkRecordBroadcastAcks(b *testing.B) {
+	ctx := b.Context()
+	db := openTemp(b)
+	defer db.Close()
+	const users, batch = 10000, 1024
+	addUsers(b, db, users, t0)
+	changes := make([]store.Change, 0, 2*users)
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		n := store.Notification{ID: fmt.Sprintf("b%d", i), Title: "all", Broadcast: true, Created: t0.Add(time.Duration(i+1) * time.Second)}
+		if err := db.Enqueue(ctx, &n); err != nil {
+			b.Fatal(err)
+		}
+		changes = changes[:0]
+		for u := range users {
+			name := fmt.Sprintf("u%05d", (u*7919)%users) // acks come in no order
+			changes = append(changes,
+				store.Change{ID: n.ID, User: name, State: store.StateSent, At: n.Created.Add(time.Second)},
+				store.Change{ID: n.ID, User: name, State: store.StateAcked, At: n.Created.Add(2 * time.Second)})
+		}
+		b.StartTimer()
+		for lo := 0; lo < len(changes); lo += batch {
+			if err := db.Record(ctx, changes[lo:min(lo+batch, len(changes))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N*users)/b.Elapsed().Seconds(), "deliveries/s")
+}
