@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xpush/xpush/server/c2s"
@@ -25,6 +26,22 @@ const (
 	flushBatch = 500
 	// recordBatch bounds how many state changes one group commit holds.
 	recordBatch = 1024
+	// holdSent is how long the recorder keeps a sent state before
+	// writing it, waiting for the ack: a delivery acked within it is
+	// written once, as acked, instead of twice. maxHeld bounds how many
+	// it keeps.
+	holdSent = time.Second
+	maxHeld  = 1 << 16
+	// Under load (the last commit held at least busyBatch changes) the
+	// recorder gathers changes for gather before committing: a few large
+	// commits cost far less than many small ones, each of which rewrites
+	// the index pages it touches. A lone change is committed at once.
+	busyBatch = 16
+	gather    = 20 * time.Millisecond
+	// While a broadcast is being pushed, the recorder commits only when
+	// it holds deferBatch changes: the CPU goes to delivering first, and
+	// the acks that came in meanwhile are written in one go after it.
+	deferBatch = 1 << 14
 	// A broadcast is pushed on up to maxFanOut goroutines, one per
 	// fanOutChunk sessions.
 	maxFanOut   = 8
@@ -62,6 +79,10 @@ type Hub struct {
 	work     chan func(context.Context)
 	// records carries state changes to the recorder, in order.
 	records chan record
+	// fanning counts broadcasts being pushed; fanDone wakes the
+	// recorder when one ends.
+	fanning atomic.Int32
+	fanDone chan struct{}
 }
 
 // record is a state change for the recorder: a sent or acked change, or,
@@ -92,6 +113,7 @@ func New(opts Options) *Hub {
 		opts:    opts,
 		work:    make(chan func(context.Context), opts.Queue),
 		records: make(chan record, opts.Queue),
+		fanDone: make(chan struct{}, 1),
 	}
 }
 
@@ -153,9 +175,7 @@ func (h *Hub) Notify(ctx context.Context, n *store.Notification) {
 	h.enqueue(ctx, func(ctx context.Context) {
 		wire := wireOf(n)
 		if n.Broadcast {
-			for _, u := range h.fanOut(wire) {
-				h.markSent(ctx, n.ID, u)
-			}
+			h.fanOut(ctx, n.ID, wire)
 			return
 		}
 		for _, u := range n.To {
@@ -165,38 +185,36 @@ func (h *Hub) Notify(ctx context.Context, n *store.Notification) {
 }
 
 // fanOut pushes n to every session, on several goroutines when there are
-// many (each session once, so per-user order is kept), and returns the
-// users it reached.
-func (h *Hub) fanOut(n *notification.Notification) []string {
+// many (each session once, so per-user order is kept), and records each
+// push as sent.
+//
+// A push is recorded after its write, so a quick client's ack can reach
+// the recorder first; the sent state that follows then changes nothing
+// in the store (an acked delivery is final).
+func (h *Hub) fanOut(ctx context.Context, id string, n *notification.Notification) {
+	h.fanning.Add(1)
+	defer func() {
+		h.fanning.Add(-1)
+		select {
+		case h.fanDone <- struct{}{}:
+		default:
+		}
+	}()
 	var all []*c2s.Session
 	h.sessions.Each(func(s *c2s.Session) { all = append(all, s) })
 	parts := min(runtime.GOMAXPROCS(0), maxFanOut, len(all)/fanOutChunk+1)
-	reached := make([][]string, parts)
 	var wg sync.WaitGroup
 	for i := range parts {
 		lo, hi := i*len(all)/parts, (i+1)*len(all)/parts
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for _, s := range all[lo:hi] {
 				if h.push(s, n) {
-					reached[i] = append(reached[i], s.User())
+					h.markSent(ctx, id, s.User())
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	seen := make(map[string]bool, len(all))
-	var users []string
-	for _, part := range reached {
-		for _, u := range part {
-			if !seen[u] {
-				seen[u] = true
-				users = append(users, u)
-			}
-		}
-	}
-	return users
 }
 
 // pushUser pushes to every online session of user and records it sent.
@@ -289,13 +307,21 @@ func (h *Hub) Nacked(s *c2s.Session, id string, err error) {
 // recorder writes state changes with group commit: it takes whatever has
 // queued up (up to recordBatch) and writes it in one transaction, so one
 // change alone costs one commit and a burst of thousands costs a few.
-// When ctx ends it writes what is queued and returns: no ack is lost.
+//
+// A sent state waits in memory for up to holdSent (see held): most
+// deliveries are acked within it, and are then written once, as acked.
+// One still unacked after it is written as sent, so that the history
+// shows it. When ctx ends it writes everything it holds and what is
+// queued, and returns: no ack is lost.
 func (h *Hub) recorder(ctx context.Context) {
 	// Finish writes even while shutting down.
 	wctx := context.WithoutCancel(ctx)
 	batch := make([]store.Change, 0, recordBatch)
 	acked := 0
+	var held held
+	busy := false
 	flush := func() {
+		busy = len(batch) >= busyBatch
 		if len(batch) == 0 {
 			return
 		}
@@ -307,34 +333,73 @@ func (h *Hub) recorder(ctx context.Context) {
 		}
 		batch, acked = batch[:0], 0
 	}
+	// limit is the batch size that forces a commit.
+	limit := func() int {
+		if h.fanning.Load() > 0 {
+			return deferBatch
+		}
+		return recordBatch
+	}
+	add := func(c store.Change) {
+		batch = append(batch, c)
+		if c.State == store.StateAcked {
+			acked++
+		}
+		if len(batch) >= limit() {
+			flush()
+		}
+	}
 	apply := func(r record) {
-		if r.unsent != "" {
+		switch {
+		case r.unsent != "":
+			// Its held sent states first, so that Unsent finds them.
+			held.takeUser(r.unsent, add)
 			flush()
 			if err := h.opts.Store.Unsent(wctx, r.unsent, h.opts.Now()); err != nil {
 				h.opts.Logger.Error("delivery: unsent", "user", r.unsent, "err", err)
 			}
-			return
-		}
-		batch = append(batch, r.change)
-		if r.change.State == store.StateAcked {
-			acked++
-		}
-		if len(batch) == recordBatch {
-			flush()
+		case r.change.State == store.StateSent:
+			held.put(r.change, add)
+		default:
+			if c, ok := held.take(r.change.ID, r.change.User); ok {
+				add(c) // the attempt counts
+			}
+			add(r.change)
 		}
 	}
+	tick := time.NewTicker(holdSent / 2)
+	defer tick.Stop()
 	for {
 		select {
 		case r := <-h.records:
 			apply(r)
+		case <-tick.C:
+			held.takeOlder(h.opts.Now().Add(-holdSent), add)
+		case <-h.fanDone:
 		case <-ctx.Done():
 			for {
 				select {
 				case r := <-h.records:
 					apply(r)
 				default:
+					held.takeOlder(time.Time{}, add) // everything
 					flush()
 					return
+				}
+			}
+		}
+		if busy {
+			t := time.NewTimer(gather)
+		gathering:
+			for {
+				select {
+				case r := <-h.records:
+					apply(r)
+				case <-t.C:
+					break gathering
+				case <-ctx.Done():
+					t.Stop()
+					break gathering // the loop's next turn writes everything
 				}
 			}
 		}
@@ -348,7 +413,105 @@ func (h *Hub) recorder(ctx context.Context) {
 				break drain
 			}
 		}
-		flush()
+		if h.fanning.Load() == 0 {
+			flush()
+		}
+	}
+}
+
+// held are the sent states the recorder has not written yet, oldest
+// first. It is owned by the recorder's goroutine.
+type held struct {
+	byKey map[heldKey]store.Change
+	order []heldKey // arrival order; keys taken since are skipped
+}
+
+type heldKey struct{ id, user string }
+
+// put holds c, handing the oldest held state to write when full. A
+// delivery sent again while held keeps its first time; the new attempt
+// is written at once.
+func (hd *held) put(c store.Change, write func(store.Change)) {
+	if hd.byKey == nil {
+		hd.byKey = make(map[heldKey]store.Change)
+	}
+	k := heldKey{c.ID, c.User}
+	if _, ok := hd.byKey[k]; ok {
+		write(c)
+		return
+	}
+	if len(hd.byKey) >= maxHeld {
+		hd.takeFirst(write)
+	}
+	hd.byKey[k] = c
+	if len(hd.order) >= 2*maxHeld {
+		hd.compact()
+	}
+	hd.order = append(hd.order, k)
+}
+
+// compact drops the keys taken since from order, keeping it in order.
+func (hd *held) compact() {
+	live := hd.order[:0]
+	for _, k := range hd.order {
+		if _, ok := hd.byKey[k]; ok {
+			live = append(live, k)
+		}
+	}
+	clear(hd.order[len(live):])
+	hd.order = live
+}
+
+// take removes and returns the held state of a delivery.
+func (hd *held) take(id, user string) (store.Change, bool) {
+	k := heldKey{id, user}
+	c, ok := hd.byKey[k]
+	if ok {
+		delete(hd.byKey, k)
+	}
+	return c, ok
+}
+
+// takeFirst hands the oldest held state to write.
+func (hd *held) takeFirst(write func(store.Change)) {
+	for len(hd.order) > 0 {
+		k := hd.order[0]
+		hd.order = hd.order[1:]
+		if c, ok := hd.byKey[k]; ok {
+			delete(hd.byKey, k)
+			write(c)
+			return
+		}
+	}
+}
+
+// takeOlder hands every state held since before cutoff to write, in
+// order; a zero cutoff takes them all.
+func (hd *held) takeOlder(cutoff time.Time, write func(store.Change)) {
+	for len(hd.order) > 0 {
+		k := hd.order[0]
+		c, ok := hd.byKey[k]
+		if ok && !cutoff.IsZero() && !c.At.Before(cutoff) {
+			break
+		}
+		hd.order = hd.order[1:]
+		if ok {
+			delete(hd.byKey, k)
+			write(c)
+		}
+	}
+	if len(hd.order) == 0 {
+		hd.order = nil // let the array go
+	}
+}
+
+// takeUser hands every state held for user to write.
+func (hd *held) takeUser(user string, write func(store.Change)) {
+	for k, c := range hd.byKey {
+		if k.user == user {
+			delete(hd.byKey, k)
+			write(c)
+		}
 	}
 }
 
