@@ -37,11 +37,9 @@ func (db *DB) Enqueue(ctx context.Context, n *store.Notification) error {
 		}
 	}
 	var seq int64
-	err = db.write(ctx, func(tx *sql.Tx) error {
+	err = db.writeTx(ctx, func(tx *wtx) error {
 		if !n.Broadcast {
-			unknown, err := queryStrings(ctx, tx, `SELECT j.value FROM json_each(?) AS j
-				WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = j.value)
-				ORDER BY j.value`, toJSON)
+			unknown, err := stmtStrings(ctx, tx.stmt(db.st.unknownRecipients), toJSON)
 			if err != nil {
 				return wrap("enqueue", err)
 			}
@@ -49,11 +47,7 @@ func (db *DB) Enqueue(ctx context.Context, n *store.Notification) error {
 				return &store.UnknownRecipientsError{Users: unknown}
 			}
 		}
-		err := tx.QueryRowContext(ctx, `INSERT INTO notifications
-			(id, title, message, uri, broadcast, sender, created, expires, untouched)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
-				CASE WHEN ?5 THEN (SELECT COUNT(*) FROM users WHERE created <= ?7) ELSE 0 END)
-			RETURNING seq`,
+		err := tx.stmt(db.st.insertNote).QueryRowContext(ctx,
 			n.ID, n.Title, n.Message, n.URI, n.Broadcast, n.Sender, ns(n.Created), ns(n.Expires),
 		).Scan(&seq)
 		if isUnique(err) {
@@ -63,10 +57,7 @@ func (db *DB) Enqueue(ctx context.Context, n *store.Notification) error {
 			return wrap("enqueue", err)
 		}
 		if !n.Broadcast {
-			_, err = tx.ExecContext(ctx, `INSERT INTO deliveries
-				(notification_id, username, state, attempts, updated)
-				SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j`,
-				n.ID, ns(n.Created), toJSON)
+			_, err = tx.stmt(db.st.insertRecipients).ExecContext(ctx, n.ID, ns(n.Created), toJSON)
 		}
 		return wrap("enqueue", err)
 	})
@@ -77,12 +68,26 @@ func (db *DB) Enqueue(ctx context.Context, n *store.Notification) error {
 	return nil
 }
 
+// stmtStrings runs a prepared query returning one text column.
+func stmtStrings(ctx context.Context, st *sql.Stmt, args ...any) ([]string, error) {
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return scanStrings(rows)
+}
+
 // queryStrings runs a query returning one text column.
 func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
+	return scanStrings(rows)
+}
+
+// scanStrings reads rows of one text column and closes them.
+func scanStrings(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
@@ -423,8 +428,7 @@ func (db *DB) Notification(ctx context.Context, id string) (store.Notification, 
 	err := db.read(ctx, func(tx *sql.Tx) error {
 		var expired int64
 		var err error
-		n, err = scanNote(tx.QueryRowContext(ctx,
-			`SELECT `+noteColumns+`, n.expired FROM notifications AS n WHERE n.id = ?`, id), &expired)
+		n, err = scanNote(tx.StmtContext(ctx, db.st.noteState).QueryRowContext(ctx, id), &expired)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: notification %q: %w", id, store.ErrNotFound)
 		}
@@ -437,15 +441,10 @@ func (db *DB) Notification(ctx context.Context, id string) (store.Notification, 
 			if expired != 0 {
 				untouched, since = store.StateExpired, expired
 			}
-			rows, err = tx.QueryContext(ctx, `SELECT u.name,
-				COALESCE(d.state, ?2), COALESCE(d.attempts, 0), COALESCE(d.updated, ?3)
-				FROM users AS u LEFT JOIN deliveries AS d
-				ON d.notification_id = ?1 AND d.username = u.name
-				WHERE u.created <= ?4 ORDER BY u.name`,
+			rows, err = tx.StmtContext(ctx, db.st.broadcastStates).QueryContext(ctx,
 				id, untouched, since, ns(n.Created))
 		} else {
-			rows, err = tx.QueryContext(ctx, `SELECT username, state, attempts, updated
-				FROM deliveries WHERE notification_id = ? ORDER BY username`, id)
+			rows, err = tx.StmtContext(ctx, db.st.directedStates).QueryContext(ctx, id)
 		}
 		if err != nil {
 			return wrap("notification", err)

@@ -7,8 +7,9 @@ import (
 	"fmt"
 )
 
-// The statements of the login path (User, Pending) and of the delivery
-// path (MarkSent, Ack, Record, Unsent) are prepared once, when the
+// The statements of the login path (User, Pending), of the delivery
+// path (MarkSent, Ack, Record, Unsent) and of the API (APIToken,
+// Enqueue, Notification) are prepared once, when the
 // database is opened, instead of being parsed again on every call:
 // parsing was most of their cost.
 //
@@ -92,6 +93,35 @@ const (
 		AND NOT EXISTS (SELECT 1 FROM deliveries AS d WHERE d.notification_id = c.id AND d.username = c.user)
 		RETURNING notification_id`
 
+	// The API's statements: every request looks its token up, a push
+	// enqueues, and clients poll a notification's state.
+	apiTokenQuery = `SELECT name, hash, created, expires, 0 FROM api_tokens WHERE hash = ?`
+
+	unknownRecipientsQuery = `SELECT j.value FROM json_each(?) AS j
+		WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = j.value)
+		ORDER BY j.value`
+
+	insertNoteQuery = `INSERT INTO notifications
+		(id, title, message, uri, broadcast, sender, created, expires, untouched)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,
+			CASE WHEN ?5 THEN (SELECT COUNT(*) FROM users WHERE created <= ?7) ELSE 0 END)
+		RETURNING seq`
+
+	insertRecipientsQuery = `INSERT INTO deliveries
+		(notification_id, username, state, attempts, updated)
+		SELECT ?, j.value, 'queued', 0, ? FROM json_each(?) AS j`
+
+	noteStateQuery = `SELECT ` + noteColumns + `, n.expired FROM notifications AS n WHERE n.id = ?`
+
+	broadcastStatesQuery = `SELECT u.name,
+		COALESCE(d.state, ?2), COALESCE(d.attempts, 0), COALESCE(d.updated, ?3)
+		FROM users AS u LEFT JOIN deliveries AS d
+		ON d.notification_id = ?1 AND d.username = u.name
+		WHERE u.created <= ?4 ORDER BY u.name`
+
+	directedStatesQuery = `SELECT username, state, attempts, updated
+		FROM deliveries WHERE notification_id = ? ORDER BY username`
+
 	unsentQuery = `UPDATE deliveries SET state = 'queued', updated = ?
 		WHERE username = ? AND state = 'sent'`
 )
@@ -99,10 +129,12 @@ const (
 // stmts are a DB's prepared statements.
 type stmts struct {
 	// On the read pool (the writer, for an in-memory database).
-	user, pending, readUserCreated *sql.Stmt
+	user, pending, readUserCreated                       *sql.Stmt
+	apiToken, noteState, broadcastStates, directedStates *sql.Stmt
 	// On the writer.
 	userCreated, note, recipient, updateDelivery, insertDelivery, touched, unsent *sql.Stmt
 	recordUpdate, recordInsert                                                    *sql.Stmt
+	unknownRecipients, insertNote, insertRecipients                               *sql.Stmt
 
 	all []*sql.Stmt // every one of the above, for close
 }
@@ -117,6 +149,10 @@ func (s *stmts) prepare(ctx context.Context, r, w *sql.DB) error {
 		{&s.user, r, userQuery},
 		{&s.pending, r, pendingQuery},
 		{&s.readUserCreated, r, userCreatedQuery},
+		{&s.apiToken, r, apiTokenQuery},
+		{&s.noteState, r, noteStateQuery},
+		{&s.broadcastStates, r, broadcastStatesQuery},
+		{&s.directedStates, r, directedStatesQuery},
 		{&s.userCreated, w, userCreatedQuery},
 		{&s.note, w, noteQuery},
 		{&s.recipient, w, recipientQuery},
@@ -126,6 +162,9 @@ func (s *stmts) prepare(ctx context.Context, r, w *sql.DB) error {
 		{&s.unsent, w, unsentQuery},
 		{&s.recordUpdate, w, recordUpdateQuery},
 		{&s.recordInsert, w, recordInsertQuery},
+		{&s.unknownRecipients, w, unknownRecipientsQuery},
+		{&s.insertNote, w, insertNoteQuery},
+		{&s.insertRecipients, w, insertRecipientsQuery},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.query)
 		if err != nil {

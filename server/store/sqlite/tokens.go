@@ -34,8 +34,7 @@ func scanToken(row interface{ Scan(...any) error }) (store.Token, error) {
 
 // APIToken implements store.Tokens.
 func (db *DB) APIToken(ctx context.Context, hash []byte) (store.Token, error) {
-	t, err := scanToken(db.r.QueryRowContext(ctx,
-		`SELECT name, hash, created, expires, 0 FROM api_tokens WHERE hash = ?`, hash))
+	t, err := scanToken(db.st.apiToken.QueryRowContext(ctx, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Token{}, fmt.Errorf("sqlite: API token: %w", store.ErrNotFound)
 	}
