@@ -164,6 +164,9 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, err)
 	}
+	// A window that ended may have changed the history: Status reads the
+	// unread count again for the tray.
+	win.closed = func() { _, _ = ag.Status(ctx) }
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Add(2)
@@ -270,10 +273,13 @@ func iconFile(log *slog.Logger) string {
 // windows starts window processes, one per window at a time, and waits
 // for them.
 type windows struct {
-	log  *slog.Logger
-	mu   sync.Mutex
-	open map[string]bool
-	wg   sync.WaitGroup
+	log *slog.Logger
+	// closed, when set, is called after a window process ended; it is set
+	// before the first show.
+	closed func()
+	mu     sync.Mutex
+	open   map[string]bool
+	wg     sync.WaitGroup
 }
 
 func (w *windows) show(name string) {
@@ -305,6 +311,9 @@ func (w *windows) show(name string) {
 		w.mu.Lock()
 		delete(w.open, name)
 		w.mu.Unlock()
+		if w.closed != nil {
+			w.closed()
+		}
 	}()
 }
 

@@ -19,14 +19,16 @@ import (
 
 // Timing defaults, with their reasons.
 const (
-	// DefaultWakeInterval is how often the idle agent wakes up to look
-	// for a sleep of the machine, refresh the unread count and end
-	// do-not-disturb: less often than the XMPP keepalive (60 s), so the
-	// agent adds no wake-ups of its own worth speaking of.
-	DefaultWakeInterval = 30 * time.Second
+	// DefaultWakeInterval is how often the agent looks for a sleep of
+	// the machine while it is connecting or offline. While it is online
+	// it has no timer of its own for that: the connection's reads and
+	// writes, among them the keepalive, take the readings. It is the
+	// keepalive's interval, so the agent never wakes up more often than
+	// the keepalive does.
+	DefaultWakeInterval = xmpp.DefaultKeepalive
 	// SleepThreshold is how far the wall clock must run ahead of the
-	// monotonic clock between two wake-ups for the agent to conclude that
-	// the machine slept (the monotonic clock stops during suspend).
+	// monotonic clock between two readings for the agent to conclude
+	// that the machine slept (the monotonic clock stops during suspend).
 	SleepThreshold = 10 * time.Second
 	// storeTimeout bounds one history write; it is not cut short by
 	// shutdown.
@@ -106,7 +108,10 @@ type Agent struct {
 	restart chan struct{} // the account changed: replace the session
 	dirty   chan struct{} // the status changed: publish it
 	dndSet  chan struct{} // DNDUntil changed: re-arm its timer
-	wake    func()        // the sleep detector's and system bus's action
+	// stateSet: the connection state changed (housekeep's ticker).
+	stateSet chan struct{}
+	sleep    *sleepWatch // the sleep detector, fed by the connection
+	wake     func()      // the sleep detector's and system bus's action
 
 	mu         sync.Mutex
 	running    bool
@@ -156,6 +161,9 @@ func New(opts Options) (*Agent, error) {
 		dirty:   make(chan struct{}, 1),
 		dndSet:  make(chan struct{}, 1),
 		state:   control.StateConnecting,
+
+		stateSet: make(chan struct{}, 1),
+		sleep:    newSleepWatch(systemClock()),
 	}
 	a.wake = a.reconnect
 	return a, nil
@@ -194,11 +202,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	start(a.publish)
 	start(a.supervise)
 	start(a.clicks)
-	start(func(ctx context.Context) {
-		t := time.NewTicker(a.opts.WakeInterval)
-		defer t.Stop()
-		a.housekeep(ctx, t.C, systemClock())
-	})
+	start(func(ctx context.Context) { a.housekeep(ctx, a.sleep, newTicker(a.opts.WakeInterval)) })
 	start(func(ctx context.Context) { watchSystemBus(ctx, a.log, a.wake) })
 	wg.Wait()
 	return nil
@@ -210,6 +214,15 @@ func (a *Agent) changed() {
 	case a.dirty <- struct{}{}:
 	default:
 	}
+}
+
+// stateChanged tells housekeep that a.state changed, and publishes it.
+func (a *Agent) stateChanged() {
+	select {
+	case a.stateSet <- struct{}{}:
+	default:
+	}
+	a.changed()
 }
 
 // publish calls OnStatus with the latest status after each change.

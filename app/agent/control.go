@@ -136,7 +136,7 @@ func (a *Agent) SaveAccount(ctx context.Context, acct control.Account, password 
 		return fmt.Errorf("agent: save the account: %w", err)
 	}
 	a.log.Info("agent: account saved", "jid", acct.JID, "create", create)
-	a.changed()
+	a.stateChanged()
 	select {
 	case a.restart <- struct{}{}:
 	default:

@@ -29,13 +29,24 @@
 //   - clicks on toasts are read from Toasts.Clicks: a safe link
 //     (opener.Check) opens and marks the entry read; any other entry opens
 //     the history window, which asks before opening an unsafe link;
-//   - a wake-up every 30 seconds (DefaultWakeInterval, less often than the
-//     keepalive) compares the wall clock with the monotonic clock: a jump
-//     means the machine slept, and the client reconnects at once. On
-//     Linux, NetworkManager's StateChanged and logind's PrepareForSleep on
-//     the system bus do the same, when a system bus is there. The same
-//     wake-up refreshes the unread count (the window process marks entries
-//     read in the shared history file) and ends do-not-disturb on time.
+//   - a sleep of the machine (the wall clock running ahead of the
+//     monotonic clock) makes the client reconnect at once. The readings
+//     cost no wake-up of their own while the agent is online: each read
+//     and write on the XMPP connection takes one, and the client's
+//     keepalive writes at least once per keepalive interval. While it is
+//     connecting or offline, a ticker every DefaultWakeInterval (the
+//     keepalive's interval) takes them. On Linux, NetworkManager's
+//     StateChanged and logind's PrepareForSleep on the system bus do the
+//     same, when a system bus is there;
+//   - do-not-disturb ends on time, by a timer armed only while it is on;
+//   - the unread count is read again after the agent's own changes and on
+//     each Status call: the window process, which marks entries read in
+//     the shared history file, calls Status after its changes, and main
+//     calls it when a window process ends.
+//
+// Idle and online, the agent thus wakes up for the keepalive alone; what
+// else wakes the process (the Go runtime's forced GC every two minutes and
+// its scavenger) is measured by scripts/bench-idle.sh.
 //
 // Status changes reach Options.OnStatus from one goroutine, in order, with
 // bursts collapsed into the latest status.

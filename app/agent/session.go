@@ -91,6 +91,8 @@ func (a *Agent) session(ctx context.Context) {
 	if a.opts.Tune != nil {
 		a.opts.Tune(&xc)
 	}
+	// The connection's reads and writes run the sleep detector.
+	xc.Dial = a.sleep.dial(xc.Dial)
 	client, err := xmpp.New(xc)
 	if err != nil {
 		a.log.Error("agent: account", "err", err)
@@ -155,7 +157,7 @@ func (a *Agent) setState(s control.State, full, reason string, permanent bool) {
 	a.mu.Lock()
 	a.state, a.jid, a.reason, a.permanent = s, full, reason, permanent
 	a.mu.Unlock()
-	a.changed()
+	a.stateChanged()
 }
 
 // onState turns the client's state into the status. Connecting keeps the

@@ -2,7 +2,11 @@ package agent
 
 import (
 	"context"
+	"net"
+	"sync"
 	"time"
+
+	"github.com/xpush/xpush/app/control"
 )
 
 // clock reads the wall clock and a monotonic one, which stops while the
@@ -47,14 +51,99 @@ func (d *sleepDetector) check() time.Duration {
 	return 0
 }
 
-// housekeep runs on each tick: it reconnects after a sleep, refreshes the
-// unread count and ends do-not-disturb in the status. A timer ends it on
-// time between ticks.
-func (a *Agent) housekeep(ctx context.Context, ticks <-chan time.Time, read clock) {
-	det := newSleepDetector(read, SleepThreshold)
+// sleepWatch runs the sleep detector at moments when the agent is awake
+// anyway, so that it costs no wake-up of its own while the agent is
+// online: each read and write on the XMPP connection takes a reading
+// (the client's keepalive writes at least once per keepalive interval on
+// an idle stream). While the agent is not online, housekeep takes them
+// from a ticker. A sleep found is reported on slept, for housekeep.
+type sleepWatch struct {
+	mu    sync.Mutex
+	det   *sleepDetector
+	slept chan time.Duration
+}
+
+func newSleepWatch(read clock) *sleepWatch {
+	return &sleepWatch{det: newSleepDetector(read, SleepThreshold), slept: make(chan time.Duration, 1)}
+}
+
+// check takes a reading; safe for concurrent use, and it never blocks.
+func (w *sleepWatch) check() {
+	w.mu.Lock()
+	d := w.det.check()
+	w.mu.Unlock()
+	if d > 0 {
+		select {
+		case w.slept <- d:
+		default: // one report is pending already: it calls for the same reconnect
+		}
+	}
+}
+
+// dialer is xmpp.Config.Dial.
+type dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// dial wraps next (a net.Dialer's when nil) so that the connections it
+// makes take a reading on each Read and Write.
+func (w *sleepWatch) dial(next dialer) dialer {
+	if next == nil {
+		var d net.Dialer
+		next = d.DialContext
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &watchedConn{Conn: c, w: w}, nil
+	}
+}
+
+// watchedConn is a connection whose reads and writes run the sleep
+// detector. Closing it closes the connection it wraps.
+type watchedConn struct {
+	net.Conn
+	w *sleepWatch
+}
+
+// Read reads, then takes a reading: a read that returns after a resume
+// reports the sleep.
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.w.check()
+	return n, err
+}
+
+// Write takes a reading, then writes: the first keepalive after a resume
+// reports the sleep.
+func (c *watchedConn) Write(p []byte) (int, error) {
+	c.w.check()
+	return c.Conn.Write(p)
+}
+
+// ticker starts a ticker and returns its channel and its Stop.
+type ticker func() (<-chan time.Time, func())
+
+// newTicker returns a ticker of period d.
+func newTicker(d time.Duration) ticker {
+	return func() (<-chan time.Time, func()) {
+		t := time.NewTicker(d)
+		return t.C, t.Stop
+	}
+}
+
+// housekeep reconnects after a sleep of the machine and ends
+// do-not-disturb on time, until ctx ends. It wakes up only for those: a
+// timer armed for the end of do-not-disturb, a sleep reported by the
+// connection (see sleepWatch), a state change, and, while the agent is
+// connecting or offline (no connection to take readings from), a ticker
+// that takes them instead.
+func (a *Agent) housekeep(ctx context.Context, w *sleepWatch, tick ticker) {
 	var (
 		timer  *time.Timer
 		expire <-chan time.Time
+		ticks  <-chan time.Time
+		stop   func()
 	)
 	arm := func() {
 		if timer != nil {
@@ -69,10 +158,29 @@ func (a *Agent) housekeep(ctx context.Context, ticks <-chan time.Time, read cloc
 			expire = timer.C
 		}
 	}
+	// ticking starts the ticker while there is no session to take
+	// readings, and stops it once there is one (or nothing to reconnect).
+	ticking := func() {
+		a.mu.Lock()
+		st := a.state
+		a.mu.Unlock()
+		need := st == control.StateConnecting || st == control.StateOffline
+		switch {
+		case need && stop == nil:
+			ticks, stop = tick()
+		case !need && stop != nil:
+			stop()
+			ticks, stop = nil, nil
+		}
+	}
 	arm()
+	ticking()
 	defer func() {
 		if timer != nil {
 			timer.Stop()
+		}
+		if stop != nil {
+			stop()
 		}
 	}()
 	for {
@@ -84,12 +192,13 @@ func (a *Agent) housekeep(ctx context.Context, ticks <-chan time.Time, read cloc
 		case <-expire:
 			timer, expire = nil, nil
 			a.changed()
+		case <-a.stateSet:
+			ticking()
 		case <-ticks:
-			if slept := det.check(); slept > 0 {
-				a.log.Info("agent: the machine slept; reconnecting", "slept", slept.Round(time.Second))
-				a.wake()
-			}
-			a.refreshUnread(ctx)
+			w.check()
+		case slept := <-w.slept:
+			a.log.Info("agent: the machine slept; reconnecting", "slept", slept.Round(time.Second))
+			a.wake()
 			// A timer does not run while the machine sleeps: re-arm it,
 			// which publishes an expiry that was missed.
 			if expire != nil {

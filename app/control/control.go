@@ -59,6 +59,9 @@ type Settings struct {
 
 // Agent is what the other processes may ask the running agent.
 type Agent interface {
+	// Status returns the agent's status. The agent reads the unread count
+	// from the history file afresh for it: a window that changed the
+	// history calls Status to have the tray show the new count.
 	Status(ctx context.Context) (Status, error)
 	// SetDND turns do-not-disturb on until the given time, or off with
 	// the zero time.

@@ -271,18 +271,26 @@ func longTime(t time.Time) string {
 
 // work is the window's worker goroutine: it runs the writes in order,
 // polls the history's version, and lists the entries again after a write
-// or a change, once for any number of them.
+// or a change, once for any number of them. After writes it tells the
+// agent, so that the tray's unread count follows without the agent
+// polling the file.
 func (h *historyView) work(ctx context.Context) {
 	t := time.NewTicker(h.env.poll)
 	defer t.Stop()
 	last := int64(-1)
-	dirty := true
+	dirty, wrote := true, false
 	for {
 		if dirty {
 			dirty = false
-			h.runQueued(ctx)
+			if h.runQueued(ctx) {
+				wrote = true
+			}
 			if v, ok := h.load(ctx); ok {
 				last = v
+			}
+			if wrote {
+				wrote = false
+				h.tellAgent(ctx)
 			}
 		}
 		select {
@@ -290,7 +298,7 @@ func (h *historyView) work(ctx context.Context) {
 			return
 		case job := <-h.jobs:
 			h.runJob(ctx, job)
-			dirty = true
+			dirty, wrote = true, true
 		case <-h.kick:
 			dirty = true
 		case <-t.C:
@@ -305,15 +313,28 @@ func (h *historyView) work(ctx context.Context) {
 }
 
 // runQueued runs the writes already queued, so that one reload covers
-// them all.
-func (h *historyView) runQueued(ctx context.Context) {
+// them all; it reports whether there were any.
+func (h *historyView) runQueued(ctx context.Context) (ran bool) {
 	for {
 		select {
 		case job := <-h.jobs:
 			h.runJob(ctx, job)
+			ran = true
 		default:
-			return
+			return ran
 		}
+	}
+}
+
+// tellAgent asks the agent for its status, which makes it read the
+// unread count from the history file again (control.Agent.Status) and
+// show it in the tray. An agent that does not answer is no error here:
+// it reads the count when it next starts.
+func (h *historyView) tellAgent(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, h.env.callTimeout)
+	defer cancel()
+	if _, err := h.env.agent.Status(ctx); err != nil && ctx.Err() == nil {
+		h.env.log.Debug("history window: tell the agent about the change", "err", err)
 	}
 }
 

@@ -210,6 +210,42 @@ func TestHistorySelectingMarksRead(t *testing.T) {
 	}
 }
 
+// TestHistoryWriteTellsAgent: the window asks the agent for its status
+// after each write, once the write is in the file, so that the agent reads
+// the new unread count for the tray; a window that only reads does not.
+func TestHistoryWriteTellsAgent(t *testing.T) {
+	ht := newHistoryTest(t, sample()...)
+	unread := make(chan int, 16)
+	ht.agent.mu.Lock()
+	ht.agent.onStatus = func() {
+		n, err := ht.hist.Unread(context.Background())
+		if err != nil {
+			t.Error(err)
+		}
+		unread <- n
+	}
+	ht.agent.mu.Unlock()
+	ht.l.settle(60 * time.Millisecond)
+	select {
+	case n := <-unread:
+		t.Fatalf("the window asked the agent for its status (%d unread) without a write", n)
+	default:
+	}
+	ht.selectKey("iq:3")
+	var n int
+	ht.l.until(t, "the agent asked for its status", func() bool {
+		select {
+		case n = <-unread:
+			return true
+		default:
+			return false
+		}
+	})
+	if n != 1 {
+		t.Errorf("when the window asked the agent, the file had %d unread, want 1", n)
+	}
+}
+
 func TestHistoryMarkReadUnread(t *testing.T) {
 	ht := newHistoryTest(t, sample()...)
 	ht.selectKey("iq:1")

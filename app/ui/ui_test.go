@@ -111,6 +111,8 @@ type fakeAgent struct {
 	dnd          []time.Time
 	accounts     []savedAccount
 	savedSetting []control.Settings
+	// onStatus, when set, is called at each Status call.
+	onStatus func()
 }
 
 type savedAccount struct {
@@ -122,6 +124,9 @@ type savedAccount struct {
 func (f *fakeAgent) Status(context.Context) (control.Status, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.onStatus != nil {
+		f.onStatus()
+	}
 	return f.status, f.statusErr
 }
 
