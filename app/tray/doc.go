@@ -32,6 +32,10 @@
 //	───
 //	Quit                                  Quit(), and Run returns
 //
+// While the local demo runs, the first line reads "Demo: console at
+// http://127.0.0.1:8080/" and is enabled: it opens the account window,
+// which shows the console's address and its admin password.
+//
 // Per platform: on Linux and BSD the tray is exported on the D-Bus session
 // bus (godbus, pure Go); fyne.io/systray panics on quit without one, so
 // Run shows no tray and says why in the log unless

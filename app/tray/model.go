@@ -17,7 +17,7 @@ type ItemID int
 
 // The menu's entries.
 const (
-	ItemStatus        ItemID = iota + 1 // the state in plain words, disabled
+	ItemStatus        ItemID = iota + 1 // the state in plain words; enabled while the demo runs
 	ItemHistory                         // "Open history (3 unread)"
 	ItemPause                           // the "Pause notifications" submenu
 	ItemPauseHour                       // "For 1 hour"
@@ -117,6 +117,7 @@ func Model(s control.Status, now time.Time) Menu {
 	hour := dnd && !tomorrow && until.Sub(now) <= PauseFor+hourSlack
 
 	status := statusLine(s)
+	demo := s.Demo != nil && s.State == control.StateOnline
 	pauseLabel := labelPause
 	if dnd {
 		pauseLabel = "Paused until " + when(until, now)
@@ -128,7 +129,10 @@ func Model(s control.Status, now time.Time) Menu {
 
 	m := Menu{
 		Items: []Item{
-			{ID: ItemStatus, Label: status},
+			// While the demo runs, the state line offers it: it opens the
+			// account window, which shows the console's address and admin
+			// password.
+			{ID: ItemStatus, Label: status, Enabled: demo},
 			{ID: ItemHistory, Label: history, Enabled: true},
 			{},
 			{ID: ItemPause, Label: pauseLabel, Enabled: true, Children: []Item{
@@ -149,7 +153,7 @@ func Model(s control.Status, now time.Time) Menu {
 	}
 
 	tip := []string{appName + ": " + status}
-	if s.Demo != nil && s.State == control.StateOnline {
+	if demo {
 		tip[0] = appName + " demo: console at " + s.Demo.Console
 	}
 	if s.Unread > 0 {

@@ -326,10 +326,12 @@ func (a Actions) do(id ItemID, now time.Time) (quit, dnd bool, until time.Time) 
 		}
 	}
 	switch id {
+	case ItemStatus, ItemAccount:
+		// The state line is enabled while the demo runs: the account
+		// window shows the demo's console and admin password.
+		show(control.WindowAccount)
 	case ItemHistory:
 		show(control.WindowHistory)
-	case ItemAccount:
-		show(control.WindowAccount)
 	case ItemSettings:
 		show(control.WindowSettings)
 	case ItemPauseHour:

@@ -36,7 +36,7 @@ func TestActions(t *testing.T) {
 		want string
 		quit bool
 	}{
-		{ItemStatus, "", false},
+		{ItemStatus, "show account", false}, // enabled while the demo runs
 		{ItemHistory, "show history", false},
 		{ItemPause, "", false},
 		{ItemPauseHour, "dnd until 2026-03-10 15:00:00", false},
