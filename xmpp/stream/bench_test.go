@@ -1,6 +1,7 @@
 package stream_test
 
 import (
+	"errors"
 	"io"
 	"net"
 	"runtime"
@@ -117,7 +118,10 @@ func (s *idleSignal) Read(p []byte) (int, error) {
 // pipes exist before the first measurement, so only what the codec
 // allocates is counted as heap (and the runtime's record of each blocked
 // goroutine, about a hundred bytes).
-func idleHeap(tb testing.TB, n int, pipe bool, st string) (heap, stack float64) {
+//
+// With release, each decoder waits the way a server that waits outside the
+// Decoder does: Release, then Fill.
+func idleHeap(tb testing.TB, n int, pipe, release bool, st string) (heap, stack float64) {
 	data := []byte(header + "\n" + st)
 	var (
 		start   = make(chan struct{})
@@ -162,6 +166,14 @@ func idleHeap(tb testing.TB, n int, pipe bool, st string) (heap, stack float64) 
 				idle.Done()
 				return
 			}
+			if release {
+				if d.Buffered() {
+					errs <- errors.New("bytes buffered after the stanza")
+				}
+				d.Release()
+				d.Fill() // blocks until the end of the test
+				return
+			}
 			d.Next() // blocks until the end of the test
 		}()
 	}
@@ -201,13 +213,13 @@ func idleHeap(tb testing.TB, n int, pipe bool, st string) (heap, stack float64) 
 func BenchmarkIdleDecoderHeap(b *testing.B) {
 	const n = 10000
 	for _, mode := range []struct {
-		name string
-		pipe bool
-	}{{"reader", false}, {"pipe", true}} {
+		name          string
+		pipe, release bool
+	}{{"reader", false, false}, {"pipe", true, false}, {"reader-released", false, true}, {"pipe-released", true, true}} {
 		b.Run(mode.name, func(b *testing.B) {
 			var heap, stack float64
 			for b.Loop() {
-				heap, stack = idleHeap(b, n, mode.pipe, notifyIQ)
+				heap, stack = idleHeap(b, n, mode.pipe, mode.release, notifyIQ)
 			}
 			b.ReportMetric(heap, "heap-B/idle-decoder")
 			b.ReportMetric(stack, "stack-B/idle-decoder")
@@ -226,27 +238,34 @@ var bigStanzas = map[string]string{
 }
 
 // TestIdleDecoderHeap holds the codec to its budget: under 4 KiB of heap
-// per idle session, after the paper's notification and after stanzas that
+// per idle session waiting in Next, and under 1 KiB per session waiting
+// after Release, after the paper's notification and after stanzas that
 // made encoding/xml grow.
 func TestIdleDecoderHeap(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("starts thousands of goroutines; the race detector changes what they allocate")
 	}
-	const budget = 4096
+	const budget, releasedBudget = 4096, 1024
 	cases := map[string]string{"notification": notifyIQ}
 	for name, st := range bigStanzas {
 		cases[name] = st
 	}
 	for name, st := range cases {
 		for _, pipe := range []bool{false, true} {
-			n := 1000
-			if len(st) > 100<<10 {
-				n = 50
-			}
-			heap, stack := idleHeap(t, n, pipe, st)
-			t.Logf("%s, pipe=%v: %.0f bytes of heap and %.0f of stack per idle decoder", name, pipe, heap, stack)
-			if heap > budget {
-				t.Errorf("%s, pipe=%v: an idle decoder holds %.0f bytes of heap, budget %d", name, pipe, heap, budget)
+			for _, release := range []bool{false, true} {
+				n := 1000
+				if len(st) > 100<<10 {
+					n = 50
+				}
+				heap, stack := idleHeap(t, n, pipe, release, st)
+				t.Logf("%s, pipe=%v, released=%v: %.0f bytes of heap and %.0f of stack per idle decoder", name, pipe, release, heap, stack)
+				b := budget
+				if release {
+					b = releasedBudget
+				}
+				if heap > float64(b) {
+					t.Errorf("%s, pipe=%v, released=%v: an idle decoder holds %.0f bytes of heap, budget %d", name, pipe, release, heap, b)
+				}
 			}
 		}
 	}

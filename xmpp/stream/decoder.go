@@ -235,6 +235,12 @@ func (d *Decoder) next() (*stanza.Element, error) {
 	start := d.r.n
 	d.r.limit = start + int64(d.lim.MaxStanza)
 	d.height = 0
+	if d.xd == nil {
+		// Released while idle: rebuild it now that an element starts.
+		if d.xd = d.replayXML(); d.xd == nil {
+			return nil, errors.New("stream: cannot restore the XML decoder")
+		}
+	}
 	e, err := d.stanza()
 	if err == nil && d.replay != "" &&
 		(d.r.n-start > int64(min(shrinkBytes, d.lim.MaxStanza/4)) || d.height > shrinkHeight) {
@@ -355,19 +361,85 @@ func replayTag(t xml.StartElement) string {
 }
 
 // shrinkXML replaces encoding/xml's decoder by a new one in the same
-// state, fed the replay tag through the empty read buffer. It runs at a
-// stanza boundary with nothing buffered, before a read that may block.
+// state. It runs at a stanza boundary with nothing buffered, before a read
+// that may block.
 func (d *Decoder) shrinkXML() {
 	d.shrink = false
-	d.r.release()
-	n := d.r.n
-	d.r.buf = []byte(d.replay)
-	d.r.n -= int64(len(d.replay)) // the replay is not input: Offset and limits stay
+	if xd := d.replayXML(); xd != nil {
+		d.xd = xd
+	}
+}
+
+// replayXML returns a new encoding/xml decoder in the state the stream
+// header left the current one in (same raw name, same namespace
+// declarations), fed the replay tag in place of the read buffer, or nil if
+// that fails. The buffer, the count and the limit are put back after: the
+// replay is not input, and the new decoder cannot read past it (the limit
+// stops it before a read).
+func (d *Decoder) replayXML() *xml.Decoder {
+	if d.replay == "" {
+		return nil
+	}
+	buf, n, limit := d.r.buf, d.r.n, d.r.limit
+	d.r.buf, d.r.n, d.r.limit = []byte(d.replay), 0, int64(len(d.replay))
 	xd := newXMLDecoder(&d.r)
 	tok, err := xd.Token()
-	d.r.buf, d.r.n = nil, n
-	if _, ok := tok.(xml.StartElement); ok && err == nil {
-		d.xd = xd
+	d.r.buf, d.r.n, d.r.limit = buf, n, limit
+	if _, ok := tok.(xml.StartElement); !ok || err != nil {
+		return nil
+	}
+	return xd
+}
+
+// Buffered reports whether Next has something to work on without reading
+// from the underlying reader: bytes of an element, or an error to return.
+// It first drops the whitespace at the head of the read buffer (a
+// keepalive), as Next would. Between elements, when it returns false, Next
+// would read first: a caller that does not want to wait inside Next can
+// wait for input elsewhere, then call Fill, and ask again.
+func (d *Decoder) Buffered() bool {
+	if d.err != nil || !d.header {
+		return true
+	}
+	return d.r.skipSpace() || d.r.err != nil
+}
+
+// Fill reads once from the underlying reader into the decoder's buffer
+// (nothing when bytes are buffered already) and returns the reader's
+// error. It waits as long as that reader does. [ErrWouldBlock] leaves the
+// stream going; any other error ends it, and Next returns it from then on
+// (as a stream Error where the input broke a rule, as is otherwise).
+func (d *Decoder) Fill() error {
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.r.buf) > 0 {
+		return nil
+	}
+	if d.r.err != nil {
+		return d.r.err
+	}
+	d.r.tryFill = true
+	err := d.r.fill()
+	d.r.tryFill = false
+	return err
+}
+
+// Release drops what the decoder holds between elements, for a stream
+// that is about to wait for input: the pooled read buffer and
+// encoding/xml's decoder, which the first byte of the next element brings
+// back (built again from the stream header; whitespace does not). An idle
+// stream then holds a few hundred bytes. It does nothing unless Buffered
+// is false, and keeps encoding/xml's decoder when the stream header could
+// not be replayed.
+func (d *Decoder) Release() {
+	if d.err != nil || !d.header || len(d.r.buf) > 0 || d.r.err != nil {
+		return
+	}
+	d.r.release()
+	if d.replay != "" {
+		d.xd = nil
+		d.shrink = false
 	}
 }
 

@@ -25,8 +25,16 @@
 // The Decoder reads through a 64-byte inline buffer and borrows a 4 KiB one
 // from a pool only while bytes are waiting; after a large stanza it replaces
 // encoding/xml's decoder, which keeps buffers as large as the largest token
-// it has seen. An idle stream holds about 1.5 KiB of heap, whatever it has
-// read (BenchmarkIdleDecoderHeap).
+// it has seen. An idle stream waiting in Next holds about 1.5 KiB of heap,
+// whatever it has read (BenchmarkIdleDecoderHeap).
+//
+// A server with many idle streams can wait for input outside the Decoder,
+// in a goroutine frame of its own: [Decoder.Buffered] says whether Next
+// has bytes to work on, [Decoder.Release] then drops encoding/xml's decoder
+// and the read buffer (an idle stream keeps about 400 bytes; the next
+// element's first byte brings the decoder back from the stream header), and
+// [Decoder.Fill] reads once what arrived. A connection may answer a read in
+// Fill with [ErrWouldBlock] rather than wait: that does not end the stream.
 //
 // [WriteHeader] and [Close] write the stream's opening and closing tags;
 // stanzas are written with [stanza.Element.AppendXML].

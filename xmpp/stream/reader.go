@@ -17,6 +17,14 @@ const (
 // is spent; the decoder turns it into a policy-violation.
 var errLimit = errors.New("stream: byte limit reached")
 
+// ErrWouldBlock is what the reader under a [Decoder] returns (or an error
+// that matches it with errors.Is) when it has no bytes now and would have
+// to wait for them. During [Decoder.Fill], and only there, it does not end
+// the stream: Fill returns it, keeps what was read before it, and a later
+// read tries again. A caller that makes its connection answer so can wait
+// for input in a frame of its own choosing (see [Decoder.Buffered]).
+var ErrWouldBlock = errors.New("stream: read would block")
+
 // bufPool is shared by every reader of a process. Buffers hold no state
 // between borrowers, so sharing them is safe.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
@@ -33,6 +41,9 @@ type reader struct {
 	// wantBig is set after a read filled the small buffer: more bytes are
 	// probably waiting, so the next fill borrows a big buffer.
 	wantBig bool
+	// tryFill is set during Decoder.Fill: ErrWouldBlock does not end the
+	// stream then.
+	tryFill bool
 	n       int64 // bytes handed out
 	limit   int64 // n may not pass limit
 	err     error
@@ -42,13 +53,15 @@ type reader struct {
 }
 
 func (r *reader) ReadByte() (byte, error) {
+	// The limit first: a stanza that spent its budget cannot use more
+	// input, so it is not worth a read (which could block).
+	if r.n >= r.limit {
+		return 0, errLimit
+	}
 	if len(r.buf) == 0 {
 		if err := r.fill(); err != nil {
 			return 0, err
 		}
-	}
-	if r.n >= r.limit {
-		return 0, errLimit
 	}
 	c := r.buf[0]
 	r.buf = r.buf[1:]
@@ -85,6 +98,13 @@ func (r *reader) fill() error {
 	n, err := r.r.Read(dst)
 	r.buf = dst[:n]
 	r.wantBig = n == len(dst)
+	if err != nil && r.tryFill && errors.Is(err, ErrWouldBlock) {
+		if n > 0 {
+			return nil // bytes to work on; the next read tries again
+		}
+		r.release()
+		return err
+	}
 	if n == 0 {
 		r.release()
 		if err == nil {
