@@ -1,12 +1,15 @@
 // Command xpush-bench drives an XMPP server over c2s on loopback and
 // prints numbers: logins per second, the server's RSS per idle session,
 // one-to-one push latency (and push-to-ack through xpushd's HTTP API),
-// and broadcast deliveries per second. It writes them as JSON too, and
-// compares two such results.
+// and broadcast deliveries per second. It writes them as JSON too,
+// compares two such results, and reports several side by side as a
+// Markdown page with PNG charts (scripts/bench-compare.sh runs it against
+// xpushd, Prosody and ejabberd and writes docs/benchmarks.md).
 //
 //	xpush-bench run --server 127.0.0.1:5222 --domain localhost --sessions 10000 --register \
 //	    --api http://127.0.0.1:8080 --token $TOKEN --out result.json
 //	xpush-bench compare old.json new.json
+//	xpush-bench report --md docs/benchmarks.md --charts docs/bench docs/bench/*.json
 //
 // Load goes to 127.0.0.0/8 only: --server, --api and --sources outside it
 // are refused.
@@ -19,7 +22,9 @@
 //  1. accounts (--register): N accounts (PREFIX0 .. PREFIX(N-1), plus
 //     PREFIX-sender when a sender session is needed) registered in-band
 //     (XEP-0077), --register-concurrency at a time. Existing accounts
-//     count as existed, not as failures.
+//     count as existed, not as failures. --accounts-only stops the run
+//     here, so that the server can be restarted before it is measured
+//     (its memory then holds no garbage of the registrations).
 //  2. prederive (--prederive, on by default): for each account, an
 //     aborted SCRAM exchange reads its salt and iteration count, and the
 //     client key is derived then, outside the timed logins. SCRAM makes a

@@ -34,6 +34,7 @@ const usage = `usage: xpush-bench COMMAND [flags]
 
   run       drive an XMPP server on loopback and measure it
   compare   compare two results: xpush-bench compare OLD.json NEW.json
+  report    several results side by side: xpush-bench report --md FILE --charts DIR RESULT.json...
 
 xpush-bench run -h lists the flags of run.
 `
@@ -55,6 +56,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 	case "compare":
 		err = compareCmd(args[1:], stdout)
+	case "report":
+		err = reportCmd(args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -105,6 +108,8 @@ type options struct {
 	AckPoll         time.Duration
 	Keepalive       time.Duration
 	CPUProfile      string
+	ServerVersion   string
+	AccountsOnly    bool
 }
 
 const runUsage = `usage: xpush-bench run --server HOST:PORT --sessions N [flags]
@@ -135,6 +140,7 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	fs.BoolVar(&o.TLS, "tls", false, "use STARTTLS")
 	fs.StringVar(&o.TLSCA, "tls-ca", "", "PEM `file` of the CA (or self-signed certificate) to trust with --tls")
 	fs.BoolVar(&o.Register, "register", false, "register the accounts in-band first (XEP-0077); existing ones are fine")
+	fs.BoolVar(&o.AccountsOnly, "accounts-only", false, "with --register: register the accounts and stop (to restart the server before measuring it)")
 	fs.StringVar(&o.Prefix, "prefix", "bench", "account names are PREFIX0 .. PREFIX(N-1), and PREFIX-sender")
 	fs.StringVar(&o.Password, "password", "bench-password", "password of every account")
 	fs.StringVar(&o.Resource, "resource", "bench", "resource to bind")
@@ -158,6 +164,7 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.RoundTimeout, "round-timeout", 2*time.Minute, "bound on one broadcast round")
 	fs.DurationVar(&o.AckPoll, "ack-poll", 500*time.Microsecond, "interval between API polls for the ack of a latency sample")
 	fs.DurationVar(&o.Keepalive, "keepalive", 60*time.Second, "whitespace keepalive interval of the idle sessions")
+	fs.StringVar(&o.ServerVersion, "server-version", "", "`version` to record when the server does not tell its own (XEP-0092)")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the tool itself to `file` (phases are pprof labels: -tagfocus phase=logins)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -186,6 +193,8 @@ func parseRun(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("%w: durations must be positive", errUsage)
 	case o.API != "" && o.Token == "":
 		return o, fmt.Errorf("%w: --api needs --token (or XPUSH_BENCH_TOKEN)", errUsage)
+	case o.AccountsOnly && !o.Register:
+		return o, fmt.Errorf("%w: --accounts-only goes with --register", errUsage)
 	case o.TLSCA != "" && !o.TLS:
 		return o, fmt.Errorf("%w: --tls-ca goes with --tls", errUsage)
 	case len(o.Password) < 8:

@@ -230,3 +230,41 @@ func procCmdline(pid int) []string {
 	}
 	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
 }
+
+// readMachine reads the CPU model, the memory and the kernel release from
+// /proc; nil when none is known.
+func readMachine() *Machine {
+	var m Machine
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		m.CPUModel = parseCPUModel(b)
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.Lines(string(b)) {
+			if v, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				f := strings.Fields(v)
+				if len(f) > 0 {
+					m.MemTotalKiB, _ = strconv.ParseInt(f[0], 10, 64)
+				}
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.Kernel = strings.TrimSpace(string(b))
+	}
+	if m == (Machine{}) {
+		return nil
+	}
+	return &m
+}
+
+// parseCPUModel returns the first "model name" of /proc/cpuinfo.
+func parseCPUModel(cpuinfo []byte) string {
+	for line := range strings.Lines(string(cpuinfo)) {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			return strings.Join(strings.Fields(v), " ")
+		}
+	}
+	return ""
+}

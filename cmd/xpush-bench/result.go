@@ -24,6 +24,7 @@ type Result struct {
 	CPUs      int       `json:"cpus"`
 	// LoadAvg is the 1-minute load average at the start and the end.
 	LoadAvg   [2]float64 `json:"loadavg"`
+	Machine   *Machine   `json:"machine,omitempty"`
 	Server    ServerInfo `json:"server"`
 	Sessions  int        `json:"sessions"` // asked for
 	Online    int        `json:"online"`   // logged in when the idle phase began
@@ -37,6 +38,16 @@ type Result struct {
 	Broadcast *Broadcast `json:"broadcast,omitempty"`
 	Seconds   float64    `json:"seconds"`
 	Errors    []string   `json:"errors,omitempty"`
+	// Skipped says why this run was not made (a result that
+	// scripts/bench-compare.sh writes in its place).
+	Skipped string `json:"skipped,omitempty"`
+}
+
+// Machine describes where a run was made, beyond CPUs and Platform.
+type Machine struct {
+	CPUModel    string `json:"cpu_model,omitempty"`
+	MemTotalKiB int64  `json:"mem_total_kib,omitempty"`
+	Kernel      string `json:"kernel,omitempty"`
 }
 
 // ServerInfo says what was measured.

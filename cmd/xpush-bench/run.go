@@ -72,6 +72,7 @@ func runBench(ctx context.Context, o options, command []string, stdout, stderr i
 		Tool: "xpush-bench", Date: start.UTC().Truncate(time.Second), Command: command,
 		GoVersion: runtime.Version(), Platform: platform(), CPUs: runtime.NumCPU(),
 		LoadAvg:  [2]float64{loadAvg(), 0},
+		Machine:  readMachine(),
 		Sessions: o.Sessions,
 		Server:   ServerInfo{Addr: o.Server, Domain: o.Domain, TLS: o.TLS, API: o.API},
 	}
@@ -204,6 +205,9 @@ func (b *bench) phases(ctx context.Context) error {
 	o := b.o
 	if o.Register {
 		phase(ctx, "accounts", b.accounts)
+		if o.AccountsOnly {
+			return nil
+		}
 	}
 	if o.Prederive {
 		phase(ctx, "prederive", b.prederive)
@@ -664,6 +668,9 @@ func (b *bench) identify() {
 		srv.Kind = srv.Name
 	default:
 		srv.Kind = "unknown"
+	}
+	if srv.Version == "" {
+		srv.Version = b.o.ServerVersion
 	}
 	if srv.Kind == "xpushd" && srv.Version == "" && b.pid != 0 {
 		// xpushd answers no XEP-0092: read the build information of its
