@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -116,8 +118,21 @@ func (rep *report) barChart(spec chartSpec) (*plot.Plot, error) {
 	p.Add(grid)
 	var names []string
 	for _, n := range rep.sizes {
-		names = append(names, thousands(float64(n)))
+		name := thousands(float64(n))
+		if !rep.anyFigures(n) {
+			name += " (no runs)"
+		}
+		names = append(names, name)
 	}
+	p.Y.Tick.Marker = plot.TickerFunc(func(lo, hi float64) []plot.Tick {
+		ticks := plot.DefaultTicks{}.Ticks(lo, hi)
+		for i := range ticks {
+			if ticks[i].Label != "" {
+				ticks[i].Label = tickLabel(ticks[i].Value)
+			}
+		}
+		return ticks
+	})
 	k := len(rep.kinds)
 	width := vg.Points(min(36, 240/float64(max(1, k*len(rep.sizes)))))
 	some := false
@@ -170,7 +185,7 @@ func (rep *report) barChart(spec chartSpec) (*plot.Plot, error) {
 		return nil, nil
 	}
 	// Room above the tallest bar for its label and the legend.
-	p.Y.Max = maxV * 1.3
+	p.Y.Max = maxV * 1.5
 	p.NominalX(names...)
 	return p, nil
 }
@@ -220,4 +235,22 @@ func writeSummary(path string, plots map[string]*plot.Plot) error {
 		return err
 	}
 	return f.Close()
+}
+
+// anyFigures reports whether some run at n sessions has figures.
+func (rep *report) anyFigures(n int) bool {
+	for _, r := range rep.runs {
+		if r.Sessions == n && failed(r) == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// tickLabel formats an axis value: 2.5, 40, 12,000.
+func tickLabel(v float64) string {
+	if math.Abs(v) >= 1000 {
+		return thousands(v)
+	}
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
