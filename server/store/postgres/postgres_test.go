@@ -1,0 +1,340 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/xpush/xpush/server/store"
+	"github.com/xpush/xpush/server/store/postgres/pgtest"
+	"github.com/xpush/xpush/server/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+var t0 = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+
+// openTemp opens a store in a fresh schema, closed when t ends.
+func openTemp(t testing.TB) *DB {
+	t.Helper()
+	db := openDSN(t, pgtest.New(t))
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func openDSN(t testing.TB, dsn string) *DB {
+	t.Helper()
+	db, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// checked checks the stored invariants when the suite closes it.
+type checked struct {
+	*DB
+	t *testing.T
+}
+
+func (c checked) Close() error {
+	checkInvariants(c.t, c.DB)
+	return c.DB.Close()
+}
+
+// checkInvariants verifies the denormalized broadcast counter against
+// the accounts and rows it summarizes.
+func checkInvariants(t *testing.T, db *DB) {
+	t.Helper()
+	rows, err := db.pool.Query(context.Background(), `SELECT n.id, n.untouched,
+		(SELECT count(*) FROM users AS u WHERE u.created <= n.created
+			AND NOT EXISTS (SELECT 1 FROM deliveries AS d
+				WHERE d.notification_id = n.id AND d.username = u.name))
+		FROM notifications AS n WHERE n.broadcast`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var stored, actual int64
+		if err := rows.Scan(&id, &stored, &actual); err != nil {
+			t.Fatal(err)
+		}
+		if stored != actual {
+			t.Errorf("broadcast %s: untouched = %d, want %d", id, stored, actual)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store { return checked{openDSN(t, pgtest.New(t)), t} })
+}
+
+func TestMigrationsFromEmpty(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	ms, err := fs.Glob(migrationFiles, "migrations/*.sql")
+	if err != nil || len(ms) == 0 {
+		t.Fatal(len(ms), err)
+	}
+	var v int
+	if err := db.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil || v != len(ms) {
+		t.Errorf("schema_version = %d, %v; want %d", v, err, len(ms))
+	}
+	rows, err := db.pool.Query(ctx, `SELECT table_name::text FROM information_schema.tables
+		WHERE table_schema = current_schema() ORDER BY 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tables []string
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		tables = append(tables, name)
+	}
+	want := []string{"api_tokens", "deliveries", "invites", "notifications", "schema_version", "settings", "users"}
+	if !slices.Equal(tables, want) {
+		t.Errorf("tables = %q, want %q", tables, want)
+	}
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.New(t)
+	db := openDSN(t, dsn)
+	if err := db.CreateUser(ctx, store.User{Name: "alice", Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	n1 := store.Notification{ID: "n1", Title: "hi", To: []string{"alice"}, Created: t0.Add(time.Minute)}
+	if err := db.Enqueue(ctx, &n1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = openDSN(t, dsn)
+	defer db.Close()
+	ps, err := db.Pending(ctx, "alice", t0.Add(time.Hour), 0)
+	if err != nil || len(ps) != 1 || ps[0].ID != "n1" {
+		t.Errorf("Pending after reopen = %+v, %v", ps, err)
+	}
+	n2 := store.Notification{ID: "n2", Broadcast: true, Created: t0.Add(2 * time.Minute)}
+	if err := db.Enqueue(ctx, &n2); err != nil || n2.Seq <= n1.Seq {
+		t.Errorf("Enqueue after reopen: Seq %d after %d, %v", n2.Seq, n1.Seq, err)
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.New(t)
+	db := openDSN(t, dsn)
+	if _, err := db.pool.Exec(ctx, `UPDATE schema_version SET version = version + 1`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	_, err := Open(ctx, dsn)
+	if !errors.Is(err, ErrNewerSchema) {
+		t.Fatalf("Open(newer schema) = %v, want ErrNewerSchema", err)
+	}
+	t.Log(err)
+}
+
+// TestMigrationFailsWhole: a migration that fails leaves neither its
+// changes nor a version bump, and the earlier ones stay applied.
+func TestMigrationFailsWhole(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	bad := fstest.MapFS{}
+	for i := 1; i <= 3; i++ {
+		name := fmt.Sprintf("migrations/%04d_m.sql", i)
+		bad[name] = &fstest.MapFile{Data: fmt.Appendf(nil, "CREATE TABLE m%d (x int);", i)}
+	}
+	bad["migrations/0003_m.sql"].Data = []byte("CREATE TABLE m3 (x int); SELECT no_such_function();")
+	err := db.migrateFS(ctx, bad)
+	if err == nil {
+		t.Fatal("migrate with a failing migration: no error")
+	}
+	t.Log(err)
+	var v int
+	if err := db.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil || v != 2 {
+		t.Errorf("version = %d, %v; want 2", v, err)
+	}
+	var m3 bool
+	if err := db.pool.QueryRow(ctx, `SELECT to_regclass('m3') IS NOT NULL`).Scan(&m3); err != nil || m3 {
+		t.Errorf("table m3 exists = %v, %v; want rolled back", m3, err)
+	}
+}
+
+// TestOpenConcurrently: instances starting together on a new schema
+// apply each migration once.
+func TestOpenConcurrently(t *testing.T) {
+	dsn := pgtest.New(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := Open(t.Context(), dsn)
+			if err == nil {
+				db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := t.Context()
+	if _, err := Open(ctx, "postgres://u:secret@[::1"); !errors.Is(err, store.ErrInvalid) || contains(err, "secret") {
+		t.Errorf("Open(bad DSN) = %v", err)
+	}
+	dsn := pgtest.New(t)
+	missing, err := pgtest.WithSearchPath(dsn, "no_such_schema")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, missing); err == nil {
+		t.Error("Open(missing schema): no error")
+	} else {
+		t.Log(err)
+	}
+}
+
+func contains(err error, s string) bool { return err != nil && strings.Contains(err.Error(), s) }
+
+// TestTextTheDatabaseRefuses: a NUL byte in text is ErrInvalid, not an
+// internal error.
+func TestTextTheDatabaseRefuses(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	if err := db.CreateUser(ctx, store.User{Name: "a\x00b", Created: t0}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("CreateUser(NUL) = %v, want ErrInvalid", err)
+	}
+	if err := db.CreateUser(ctx, store.User{Name: "alice", Created: t0}); err != nil {
+		t.Fatal(err)
+	}
+	n := store.Notification{ID: "n1", Title: "t\x00", To: []string{"alice"}, Created: t0}
+	if err := db.Enqueue(ctx, &n); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("Enqueue(NUL title) = %v, want ErrInvalid", err)
+	}
+}
+
+// TestRecordLikeMemory: Record, set-based, leaves the same deliveries,
+// counts and queue depth as store.Memory does for the same batches of
+// changes: repeated and conflicting changes to one delivery, several
+// notifications per batch, an expired broadcast, an account created
+// after a broadcast, unknown notifications and users.
+func TestRecordLikeMemory(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	mem := store.NewMemory()
+	stores := []store.Store{db, mem}
+	var users []string
+	for i := range 12 {
+		users = append(users, fmt.Sprintf("u%02d", i))
+	}
+	do := func(what string, f func(s store.Store) error) {
+		t.Helper()
+		for _, s := range stores {
+			if err := f(s); err != nil {
+				t.Fatalf("%s (%T): %v", what, s, err)
+			}
+		}
+	}
+	for _, u := range users {
+		do("CreateUser", func(s store.Store) error { return s.CreateUser(ctx, store.User{Name: u, Created: t0}) })
+	}
+	notes := []store.Notification{
+		{ID: "b1", Title: "b1", Broadcast: true, Created: t0.Add(time.Minute)},
+		{ID: "b2", Title: "b2", Broadcast: true, Created: t0.Add(2 * time.Minute), Expires: t0.Add(time.Hour)},
+		{ID: "d1", Title: "d1", To: users[:5], Created: t0.Add(3 * time.Minute)},
+		{ID: "b3", Title: "b3", Broadcast: true, Created: t0.Add(4 * time.Minute)},
+	}
+	for _, n := range notes {
+		do("Enqueue", func(s store.Store) error { c := n; return s.Enqueue(ctx, &c) })
+	}
+	do("CreateUser(late)", func(s store.Store) error {
+		return s.CreateUser(ctx, store.User{Name: "late", Created: t0.Add(150 * time.Second)})
+	})
+	do("Expire", func(s store.Store) error { _, err := s.Expire(ctx, t0.Add(2*time.Hour)); return err })
+
+	ids := []string{"b1", "b2", "d1", "b3", "gone"}
+	who := append(slices.Clone(users), "late", "ghost")
+	rnd := rand.New(rand.NewPCG(1, 2))
+	at := t0.Add(3 * time.Hour)
+	for batch := range 40 {
+		changes := make([]store.Change, rnd.IntN(30))
+		for i := range changes {
+			at = at.Add(time.Second)
+			st := store.StateSent
+			if rnd.IntN(3) == 0 {
+				st = store.StateAcked
+			}
+			changes[i] = store.Change{ID: ids[rnd.IntN(len(ids))], User: who[rnd.IntN(len(who))], State: st, At: at}
+		}
+		do(fmt.Sprintf("Record(batch %d)", batch), func(s store.Store) error { return s.Record(ctx, changes) })
+		if batch%10 == 9 {
+			do("Unsent", func(s store.Store) error { return s.Unsent(ctx, who[rnd.IntN(len(who))], at) })
+		}
+	}
+	sameStores(t, db, mem, ids[:4], []time.Time{t0, at})
+	checkInvariants(t, db)
+}
+
+// sameStores compares the deliveries of ids, the queue depth at each of
+// nows and the history counts of two stores.
+func sameStores(t *testing.T, db *DB, mem store.Store, ids []string, nows []time.Time) {
+	t.Helper()
+	ctx := t.Context()
+	for _, id := range ids {
+		_, got, err := db.Notification(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, want, err := mem.Notification(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.EqualFunc(got, want, func(a, b store.Delivery) bool {
+			return a.User == b.User && a.State == b.State && a.Attempts == b.Attempts && a.Updated.Equal(b.Updated)
+		}) {
+			t.Errorf("Notification(%s) deliveries:\npostgres %+v\nmemory   %+v", id, got, want)
+		}
+	}
+	for _, now := range nows {
+		got, err1 := db.QueueDepth(ctx, now)
+		want, err2 := mem.QueueDepth(ctx, now)
+		if err1 != nil || err2 != nil || got != want {
+			t.Errorf("QueueDepth(%v) = %d, %v; memory %d, %v", now, got, err1, want, err2)
+		}
+	}
+	got, err1 := db.History(ctx, store.Page{})
+	want, err2 := mem.History(ctx, store.Page{})
+	if err1 != nil || err2 != nil || len(got) != len(want) {
+		t.Fatalf("History: %d, %v; memory %d, %v", len(got), err1, len(want), err2)
+	}
+	for i := range got {
+		if !maps.Equal(got[i].Counts, want[i].Counts) {
+			t.Errorf("History %s counts = %v, memory %v", got[i].ID, got[i].Counts, want[i].Counts)
+		}
+	}
+}
