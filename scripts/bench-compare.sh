@@ -5,7 +5,7 @@
 #   scripts/bench-compare.sh [--sizes 1000,10000[,50000]] [--out docs/benchmarks.md]
 #       [--servers xpushd,prosody,ejabberd] [--rev REV] [--work DIR] [--port PORT]
 #       [--http-port PORT] [--latency-samples N] [--broadcast-rounds N] [--idle SECONDS]
-#       [--run-timeout SECONDS]
+#       [--run-timeout SECONDS] [--tls]
 #
 # It builds xpushd and xpush-bench (go build) from this work tree, or with
 # --rev from that commit of the repository (exported into WORK, so that
@@ -32,6 +32,9 @@
 #      leaves a JSON with the error, and the next run goes on; a size that
 #      does not fit the open-file limit or the memory is skipped with a
 #      note in the same way.
+# With --tls every session uses STARTTLS (each server's own self-signed
+# certificate is trusted); without, plain TCP, which all three allow on
+# loopback.
 # Then `xpush-bench report` writes --out (the table, this command line,
 # the machine, what each column measures) and PNG charts into
 # OUTDIR/bench. The old results, charts and report are removed first, so
@@ -69,10 +72,11 @@ latency_samples=500
 broadcast_rounds=3
 idle=10
 run_timeout=900
+tls=""
 command_line="scripts/bench-compare.sh${*:+ $*}"
 
 usage() {
-	sed -n '5,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,3\}//' >&2
+	sed -n "5,8p" "${BASH_SOURCE[0]}" | sed 's/^# \{0,3\}//' >&2
 	exit 2
 }
 
@@ -100,6 +104,11 @@ while (($# > 0)); do
 		(($# >= 2)) || usage
 		val=$2
 		shift
+		;;
+	--tls)
+		tls=1
+		shift
+		continue
 		;;
 	-h | --help) usage ;;
 	*) usage ;;
@@ -385,6 +394,14 @@ bench_one() {
 	common=(--server "127.0.0.1:$port" --domain localhost --sessions "$n"
 		--latency-samples "$latency_samples" --latency-warmup 10 --broadcast-rounds "$broadcast_rounds")
 	[[ $kind != xpushd ]] || common+=(--api "http://127.0.0.1:$http_port")
+	if [[ -n $tls ]]; then
+		# Made by the server on its first start.
+		if [[ $kind == xpushd ]]; then
+			common+=(--tls --tls-ca "$dir/data/tls/cert.pem")
+		else
+			common+=(--tls --tls-ca "$dir/certs/localhost.crt")
+		fi
+	fi
 
 	say "$kind $n: registering $n accounts (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 	start_or_note "$kind" "$n" "$dir" "$json" "" || return 0

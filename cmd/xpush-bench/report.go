@@ -427,10 +427,10 @@ func (rep *report) markdown(w *strings.Builder, charts []chartFile) {
 	p("")
 	p("<!-- Written by xpush-bench report from the results listed at the end; edits are lost. -->")
 	p("")
-	p("The load tool (`cmd/xpush-bench`) against each server in turn, on the same machine, " +
-		"all traffic on loopback (127.0.0.0/8), plain TCP, accounts registered in-band, SCRAM logins, " +
-		"the tool sharing the CPU cores with the server. Each server ran alone with a fresh data directory, " +
-		"the same open-file limit and logging at warn.")
+	p("The load tool (`cmd/xpush-bench`) against each server in turn, on the same machine, "+
+		"all traffic on loopback (127.0.0.0/8), %s, accounts registered in-band, SCRAM logins, "+
+		"the tool sharing the CPU cores with the server. Each server ran alone with a fresh data directory, "+
+		"the same open-file limit and logging at warn.", rep.transport())
 	p("")
 	if rep.command != "" {
 		p("Made with:")
@@ -479,6 +479,27 @@ func (rep *report) markdown(w *strings.Builder, charts []chartFile) {
 		}
 		p("")
 	}
+}
+
+// transport says how the sessions connected: plain TCP or STARTTLS.
+func (rep *report) transport() string {
+	var plain, tls int
+	for _, r := range rep.runs {
+		switch {
+		case r.Tool != "xpush-bench":
+		case r.Server.TLS:
+			tls++
+		default:
+			plain++
+		}
+	}
+	switch {
+	case tls == 0:
+		return "plain TCP"
+	case plain == 0:
+		return "STARTTLS (TLS 1.2 or later) on every session"
+	}
+	return fmt.Sprintf("STARTTLS in %d runs and plain TCP in %d (see each result's server.tls)", tls, plain)
 }
 
 // measures explains each column, server by server where they differ.
