@@ -77,6 +77,7 @@ type summary struct {
 	Sessions      int            `json:"sessions"`    // sessions started by all clients
 	Resumed       int            `json:"resumed"`     // of those, XEP-0198 resumptions
 	Disconnects   int            `json:"disconnects"` // offline reports with an error, failed reconnects included
+	Errors        map[string]int `json:"errors"`      // the most frequent of their errors
 	Faults        *faultCounts   `json:"faults"`
 	Window        string         `json:"window"`
 	Settle        string         `json:"settle"`
@@ -123,6 +124,11 @@ func TestNoLoss(t *testing.T) {
 		wg.Go(func() { errc <- h.sender(ctx, i, sr) })
 	}
 	wg.Go(func() { errc <- h.inject(ctx, evs, r) })
+	monCtx, stopMonitor := context.WithCancel(ctx)
+	var monWG sync.WaitGroup
+	monWG.Go(func() { h.monitor(monCtx) })
+	defer monWG.Wait()
+	defer stopMonitor()
 	wg.Wait()
 	close(errc)
 	for err := range errc {
@@ -146,6 +152,8 @@ func TestNoLoss(t *testing.T) {
 	missingLeft := h.settle(ctx, settleBy)
 	notAcked, wrongRecipients := h.serverStates(ctx, settleBy)
 	settle := time.Since(settleStart)
+	stopMonitor()
+	monWG.Wait()
 	h.checkStops()
 
 	h.teardown()
@@ -403,6 +411,28 @@ func (h *harness) compose(r *rand.Rand, sender string, seq int) (*note, api.Requ
 	return n, req
 }
 
+// monitor adds a line to the timeline now and then: clients online,
+// connections through the proxy, deliveries missing so far.
+func (h *harness) monitor(ctx context.Context) {
+	every := max(5*time.Second, h.p.window/40)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+		online := 0
+		for _, c := range h.clients {
+			if st, _ := c.c.State(); st == xmpp.StateOnline {
+				online++
+			}
+		}
+		n, some := missing(h.ledger.expected(), h.boxes, 3)
+		h.faults.log(h.phaseStart, "monitor: %d/%d in-process clients online, %d proxied connections, %d deliveries missing %v",
+			online, len(h.clients), h.proxy.Count(), n, some)
+	}
+}
+
 // settle waits until every client has every notification addressed to
 // it, or until by. It returns how many deliveries are still missing.
 func (h *harness) settle(ctx context.Context, by time.Time) int {
@@ -414,11 +444,13 @@ func (h *harness) settle(ctx context.Context, by time.Time) int {
 			return 0
 		}
 		if time.Now().After(by) || ctx.Err() != nil {
-			h.t.Logf("chaos: %d deliveries still missing after the settling, such as %v", n, some)
+			h.t.Logf("chaos: %d deliveries still missing after the settling, such as %s", n, h.describe(ctx, some))
+			h.logClients(some)
 			return n
 		}
 		if time.Since(lastLog) > 10*time.Second {
-			h.t.Logf("chaos: settling: %d deliveries missing, such as %v", n, some)
+			h.t.Logf("chaos: settling: %d deliveries missing, such as %s", n, h.describe(ctx, some))
+			h.logClients(some)
 			lastLog = time.Now()
 		}
 		select {
@@ -426,6 +458,48 @@ func (h *harness) settle(ctx context.Context, by time.Time) int {
 		case <-time.After(pollEvery):
 		}
 	}
+}
+
+// logClients logs how the clients of ds fared: sessions, errors.
+func (h *harness) logClients(ds []delivery) {
+	seen := map[string]bool{}
+	for _, d := range ds {
+		if seen[d.user] {
+			continue
+		}
+		seen[d.user] = true
+		b := h.boxes[d.user]
+		b.mu.Lock()
+		h.t.Logf("chaos: %s: %d sessions (%d resumed), %d errors, last offline %s, last online %s; errors %v",
+			d.user, b.onlines, b.resumed, b.offline, b.lastOffline.Format("15:04:05.000"), b.lastOnline.Format("15:04:05.000"), b.errs)
+		b.mu.Unlock()
+		for _, l := range h.listeners {
+			if l.user == d.user {
+				h.t.Logf("chaos: %s stderr:\n%s", l.user, l.stderr)
+			}
+		}
+	}
+}
+
+// describe returns the deliveries with the server's state of each.
+func (h *harness) describe(ctx context.Context, ds []delivery) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var out []string
+	for _, d := range ds {
+		state := "?"
+		if st, err := h.api.status(ctx, d.id); err != nil {
+			state = err.Error()
+		} else {
+			for _, rc := range st.Recipients {
+				if rc.User == d.user {
+					state = rc.State + " since " + rc.Updated.Format("15:04:05.000")
+				}
+			}
+		}
+		out = append(out, fmt.Sprintf("%s (%s)", d, state))
+	}
+	return strings.Join(out, ", ")
 }
 
 // serverStates asks the API about every notification until every
@@ -574,12 +648,22 @@ func (h *harness) summarize(v verdict, notAcked int, seed uint64, race bool, win
 		b.mu.Unlock()
 	}
 	s.Redelivered = s.WirePushes - inProcess
+	errs := map[string]int{}
 	for _, b := range h.boxes {
 		b.mu.Lock()
 		s.Sessions += b.onlines
 		s.Resumed += b.resumed
 		s.Disconnects += b.offline
+		for e, n := range b.errs {
+			errs[e] += n
+		}
 		b.mu.Unlock()
+	}
+	kinds := sortedKeys(errs)
+	slices.SortStableFunc(kinds, func(a, b string) int { return errs[b] - errs[a] })
+	s.Errors = map[string]int{}
+	for _, e := range kinds[:min(len(kinds), 15)] {
+		s.Errors[e] = errs[e]
 	}
 	return s
 }

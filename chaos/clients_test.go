@@ -145,7 +145,7 @@ func startClient(ctx context.Context, cfg xmpp.Config, box *inbox) (*client, err
 				case ev.State == xmpp.StateOnline:
 					box.online(ev.Resumed)
 				case ev.State == xmpp.StateOffline && ev.Err != nil && ctx.Err() == nil:
-					box.lost()
+					box.lost(ev.Err)
 				}
 			}
 		}
@@ -250,7 +250,7 @@ func (l *listener) stateLine(line string, at time.Time) {
 	case strings.HasPrefix(line, "xpush listen: online as "):
 		l.box.online(false)
 	case strings.HasPrefix(line, "xpush listen: offline: "):
-		l.box.lost()
+		l.box.lost(errors.New(strings.TrimPrefix(line, "xpush listen: offline: ")))
 	default:
 		return
 	}

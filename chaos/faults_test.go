@@ -130,6 +130,7 @@ func (h *harness) inject(ctx context.Context, evs []event, r *rand.Rand) error {
 		switch ev.kind {
 		case faultKill:
 			t0 := time.Now()
+			f.log(h.phaseStart, "SIGKILL xpushd")
 			if err := h.srv.kill9(); err != nil {
 				fail(err)
 				break
@@ -142,7 +143,7 @@ func (h *harness) inject(ctx context.Context, evs []event, r *rand.Rand) error {
 			}
 			f.Kills++
 			f.Downtime += time.Since(t0)
-			f.log(h.phaseStart, "SIGKILL xpushd; up again after %v", time.Since(t0).Round(time.Millisecond))
+			f.log(h.phaseStart, "xpushd up again, %v after the SIGKILL", time.Since(t0).Round(time.Millisecond))
 		case faultDrop:
 			share := h.p.dropShare * (0.1 + 0.9*r.Float64())
 			n := h.proxy.Drop(h.proxy.Pick(r, share)...)

@@ -3,6 +3,7 @@ package chaos
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -96,6 +97,7 @@ type inbox struct {
 	onlines int            // sessions started (resumed or new)
 	resumed int            // of those, XEP-0198 resumptions
 	offline int            // sessions lost to an error
+	errs    map[string]int // their errors, addresses left out
 	// lastOffline and lastOnline are when the last ones happened.
 	lastOffline, lastOnline time.Time
 }
@@ -122,10 +124,19 @@ func (b *inbox) online(resumed bool) {
 	b.lastOnline = time.Now()
 }
 
-func (b *inbox) lost() {
+// addrRE matches an address in an error, to group errors by kind.
+var addrRE = regexp.MustCompile(`\d+\.\d+\.\d+\.\d+:\d+`)
+
+func (b *inbox) lost(err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.offline++
+	if err != nil {
+		if b.errs == nil {
+			b.errs = make(map[string]int)
+		}
+		b.errs[addrRE.ReplaceAllString(err.Error(), "ADDR")]++
+	}
 	b.lastOffline = time.Now()
 }
 
@@ -180,7 +191,7 @@ type dup struct {
 // sender.
 type disorder struct {
 	user, sender string
-	later, early string // ids: later came first
+	later, early *note // later came first
 }
 
 // check compares what every inbox received with what was sent.
@@ -212,7 +223,7 @@ func check(l *ledger, boxes map[string]*inbox) verdict {
 				continue
 			}
 			if p := last[n.sender]; p != nil && p.seq > n.seq {
-				v.disorder = append(v.disorder, disorder{user: u, sender: n.sender, later: p.id, early: n.id})
+				v.disorder = append(v.disorder, disorder{user: u, sender: n.sender, later: p, early: n})
 				continue
 			}
 			last[n.sender] = n
@@ -248,9 +259,9 @@ func (v verdict) failures(limit int) string {
 		return fmt.Sprintf("%s ×%d", v.dups[i].delivery, v.dups[i].times)
 	})
 	list("received but never sent to that user (user:id)", len(v.unknown), func(i int) string { return v.unknown[i].String() })
-	list("out of order (user sender: later id came before earlier id)", len(v.disorder), func(i int) string {
+	list("out of order (user sender: later id (kind) came before earlier id (kind))", len(v.disorder), func(i int) string {
 		d := v.disorder[i]
-		return fmt.Sprintf("%s %s: %s before %s", d.user, d.sender, d.later, d.early)
+		return fmt.Sprintf("%s %s: %s (%s) before %s (%s)", d.user, d.sender, d.later.id, d.later.kind, d.early.id, d.early.kind)
 	})
 	return sb.String()
 }
@@ -310,8 +321,8 @@ duplicated (user:id ×times): 1
 received but never sent to that user (user:id): 2
   b:s9-9
   b:s0-1
-out of order (user sender: later id came before earlier id): 1
-  c s0: s0-3 before s0-2
+out of order (user sender: later id (kind) came before earlier id (kind)): 1
+  c s0: s0-3 (list) before s0-2 (all)
 `
 	if got := v.failures(10); got != want {
 		t.Fatalf("failures:\n%s\nwant:\n%s", got, want)
