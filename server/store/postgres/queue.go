@@ -252,8 +252,10 @@ func record(ctx context.Context, tx pgx.Tx, b *batch) (int, error) {
 }
 
 // untouch takes the recipients that now have a row from their
-// broadcasts' untouched counters, in one statement, locking the
-// notifications in ID order.
+// broadcasts' untouched counters, in one update. The notifications are
+// locked in ID order first, in the same round trip: the update alone
+// locks them in whatever order its plan visits them, and two
+// transactions updating the same broadcasts could deadlock.
 func untouch(ctx context.Context, tx pgx.Tx, touched map[string]int64) error {
 	if len(touched) == 0 {
 		return nil
@@ -263,9 +265,13 @@ func untouch(ctx context.Context, tx pgx.Tx, touched map[string]int64) error {
 	for i, id := range ids {
 		counts[i] = touched[id]
 	}
-	_, err := tx.Exec(ctx, `UPDATE notifications AS n SET untouched = n.untouched - t.k
+	var b pgx.Batch
+	if len(ids) > 1 {
+		b.Queue(`SELECT FROM notifications WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`, ids)
+	}
+	b.Queue(`UPDATE notifications AS n SET untouched = n.untouched - t.k
 		FROM unnest($1::text[], $2::bigint[]) AS t(id, k) WHERE n.id = t.id`, ids, counts)
-	return err
+	return tx.SendBatch(ctx, &b).Close()
 }
 
 // Record implements store.Queue: every change in one transaction, as two
