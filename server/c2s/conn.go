@@ -17,7 +17,9 @@ import (
 // state. It is owned by the connection's goroutine.
 type conn struct {
 	srv      *Server
-	nc       net.Conn
+	raw      net.Conn  // as accepted: the key in Server.conns
+	nc       net.Conn  // what is read and written: pc, TLS over it, or raw
+	pc       *pollConn // nil when raw is not a TCP connection
 	dec      *stream.Decoder
 	secure   bool
 	local    bool
@@ -30,22 +32,26 @@ type conn struct {
 	wbuf     []byte
 	deadline time.Time // the whole negotiation must end by then
 	phase    time.Duration
+	gen      int // the session's generation once bound or resumed
 }
 
-func newConn(s *Server, nc net.Conn, direct bool) *conn {
-	c := &conn{srv: s, nc: nc, secure: direct, phase: s.opts.OpenTimeout}
-	c.local, c.ip = peer(nc)
+// newConn returns the negotiation state of raw, a connection just
+// accepted; with direct set, it starts with a TLS handshake (XEP-0368).
+func newConn(s *Server, raw net.Conn, direct bool) *conn {
+	c := &conn{srv: s, raw: raw, secure: direct, phase: s.opts.OpenTimeout}
+	c.nc, c.pc = pollable(raw)
+	if direct {
+		c.nc = tls.Server(c.nc, s.opts.TLS)
+	}
+	c.local, c.ip = peer(raw)
 	c.deadline = s.opts.Now().Add(s.opts.AuthTimeout)
-	c.dec = stream.NewDecoder(nc, s.opts.Limits)
+	c.dec = stream.NewDecoder(c.nc, s.opts.Limits)
 	c.dec.BeforeRead(c.setReadDeadline)
 	return c
 }
 
 // peer returns whether the peer is on this machine, and its IP.
 func peer(nc net.Conn) (bool, string) {
-	if tc, ok := nc.(*tls.Conn); ok {
-		nc = tc.NetConn()
-	}
 	switch a := nc.RemoteAddr().(type) {
 	case *net.TCPAddr:
 		return a.IP.IsLoopback(), a.IP.String()
@@ -60,7 +66,7 @@ func (c *conn) setReadDeadline() {
 	if c.user == "" || c.resource == "" {
 		d = minTime(d, c.deadline)
 	}
-	_ = c.nc.SetReadDeadline(d)
+	c.srv.setReadDeadline(c.nc, d)
 }
 
 func minTime(a, b time.Time) time.Time {
@@ -85,26 +91,24 @@ func (c *conn) write(b []byte) error {
 
 // fail sends a stream error and closes the stream.
 func (c *conn) fail(e stream.Error) {
-	b := stream.AppendHeader(nil, stream.Header{From: c.srv.opts.Domain, ID: c.streamID})
-	if c.streamID != "" {
-		b = b[:0]
+	var b []byte
+	if c.streamID == "" {
+		b = stream.AppendHeader(nil, stream.Header{From: c.srv.opts.Domain, ID: c.streamID})
 	}
-	b = e.Element().AppendXML(b, stanza.NSClient)
-	b = append(b, stream.CloseTag...)
-	_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	_, _ = c.nc.Write(b)
+	writeFinal(c.nc, append(b, streamError(e)...))
 }
 
-// run negotiates the stream and, once bound, serves the session. It closes
-// the connection when it returns.
+// run negotiates the stream and, once bound, hands the connection over to
+// the session, which reads it on goroutines of its own (see link). Else it
+// closes the connection.
 func (c *conn) run() {
 	log := c.srv.opts.Logger
 	defer func() {
 		if r := recover(); r != nil {
 			log.Error("c2s: panic", "panic", r, "stack", string(debug.Stack()))
 			c.fail(stream.InternalServerError)
+			c.close()
 		}
-		c.nc.Close()
 	}()
 	sess, err := c.negotiate()
 	if err != nil {
@@ -118,9 +122,16 @@ func (c *conn) run() {
 			c.fail(stream.ConnectionTimeout)
 		}
 		log.Debug("c2s: negotiation ended", "ip", c.ip, "err", err)
+		c.close()
 		return
 	}
-	sess.serve(c)
+	sess.serve(c, c.gen)
+}
+
+// close closes the connection and forgets it.
+func (c *conn) close() {
+	c.nc.Close()
+	c.srv.untrack(c.raw)
 }
 
 func isTimeout(err error) bool {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/xpush/xpush/server/store"
@@ -105,10 +106,12 @@ type Server struct {
 	listeners map[net.Listener]struct{}
 	conns     map[net.Conn]struct{}
 	sessions  int
-	resumable map[string]*Session            // by SM id
-	bound     map[string]map[string]*Session // by user, then resource
-	closed    bool
-	wg        sync.WaitGroup
+	resumable map[string]*Session   // by SM id
+	bound     map[string][]*Session // by user; never changed in place
+	// closed is set under mu, and read under mu or, where a lock would
+	// cost too much, alone.
+	closed atomic.Bool
+	wg     sync.WaitGroup
 }
 
 // New returns a Server. It does no I/O.
@@ -155,7 +158,7 @@ func New(opts Options) (*Server, error) {
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[net.Conn]struct{}),
 		resumable: make(map[string]*Session),
-		bound:     make(map[string]map[string]*Session),
+		bound:     make(map[string][]*Session),
 	}, nil
 }
 
@@ -163,7 +166,7 @@ func New(opts Options) (*Server, error) {
 // each connection starts with a TLS handshake (XEP-0368).
 func (s *Server) serve(l net.Listener, direct bool) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
@@ -198,11 +201,7 @@ func (s *Server) serve(l net.Listener, direct bool) error {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer s.untrack(conn)
-			if direct {
-				conn = tls.Server(conn, s.opts.TLS)
-			}
-			newConn(s, conn, direct).run()
+			newConn(s, conn, direct).run() // closes and untracks conn when it is done with it
 		}()
 	}
 }
@@ -223,16 +222,27 @@ func isTemporary(err error) bool {
 	return ok && t.Temporary()
 }
 
-func (s *Server) isClosed() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closed
+func (s *Server) isClosed() bool { return s.closed.Load() }
+
+// setReadDeadline sets nc's read deadline to d, unless the server is
+// shutting down: Shutdown sets every connection's deadline in the past to
+// wake its reader, and a reader that sets its own at the same time must
+// not undo that. closed is set before Shutdown's deadlines, so if this
+// one came after them, the second look sees it.
+func (s *Server) setReadDeadline(nc net.Conn, d time.Time) {
+	if !s.closed.Load() {
+		_ = nc.SetReadDeadline(d)
+		if !s.closed.Load() {
+			return
+		}
+	}
+	_ = nc.SetReadDeadline(time.Unix(1, 0))
 }
 
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.closed.Load() {
 		return false
 	}
 	s.conns[c] = struct{}{}
@@ -249,11 +259,11 @@ func (s *Server) untrack(c net.Conn) {
 // waits for the connections to finish, or for ctx.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed.Load() {
 		s.mu.Unlock()
 		return ErrServerClosed
 	}
-	s.closed = true
+	s.closed.Store(true)
 	for l := range s.listeners {
 		l.Close()
 	}
@@ -285,7 +295,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // Close closes every listener and connection at once.
 func (s *Server) Close() error {
 	s.mu.Lock()
-	s.closed = true
+	s.closed.Store(true)
 	for l := range s.listeners {
 		l.Close()
 	}

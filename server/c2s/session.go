@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,6 +19,12 @@ import (
 // management; past it the client is not acknowledging and is cut off.
 const maxUnacked = 1024
 
+// wbufPool holds the buffers sessions encode stanzas into: an idle session
+// keeps none. Buffers grown past maxPooledWrite are left to the collector.
+var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+const maxPooledWrite = 4 << 10
+
 // ErrGone is returned by Push when the session has ended.
 var ErrGone = errors.New("c2s: session gone")
 
@@ -31,10 +38,9 @@ type Session struct {
 	ip       string
 
 	mu      sync.Mutex
-	nc      net.Conn // nil while detached (waiting for resumption)
-	gen     int      // incremented on each attach
-	wbuf    []byte
-	pending map[string]string // stanza id -> notification id awaiting the IQ result
+	nc      net.Conn          // nil while detached (waiting for resumption)
+	gen     int               // incremented on each attach, with nc
+	pending map[string]string // stanza id -> notification id awaiting the IQ result; nil when none
 	gone    bool
 	// XEP-0198.
 	smOn    bool
@@ -63,17 +69,18 @@ func (s *Session) IP() string { return s.ip }
 // bind creates the session for an authenticated conn, answers with reply
 // and registers it, replacing a session with the same resource.
 func (srv *Server) bind(c *conn, resource string, reply *stanza.Element) (*Session, error) {
-	sess := &Session{
-		srv: srv, user: c.user, resource: resource, since: srv.opts.Now(), ip: c.ip,
-		nc: c.nc, pending: make(map[string]string),
-	}
+	sess := &Session{srv: srv, user: c.user, resource: resource, since: srv.opts.Now(), ip: c.ip, nc: c.nc, gen: 1}
 	srv.mu.Lock()
-	if srv.closed {
+	if srv.closed.Load() {
 		srv.mu.Unlock()
 		return nil, stream.SystemShutdown
 	}
 	byRes := srv.bound[c.user]
-	old := byRes[resource]
+	var old *Session
+	i := slices.IndexFunc(byRes, func(s *Session) bool { return s.resource == resource })
+	if i >= 0 {
+		old = byRes[i]
+	}
 	switch {
 	case old == nil && srv.sessions >= srv.opts.MaxSessions:
 		srv.mu.Unlock()
@@ -82,18 +89,20 @@ func (srv *Server) bind(c *conn, resource string, reply *stanza.Element) (*Sessi
 		srv.mu.Unlock()
 		return nil, c.send(stanza.ErrorReply(reply, stanza.ResourceConstraint.WithText("too many sessions for this account")))
 	}
-	if byRes == nil {
-		byRes = make(map[string]*Session)
-		srv.bound[c.user] = byRes
-	}
-	byRes[resource] = sess
 	if old == nil {
+		// A new slice: SessionsOf and Each may still range over the old.
+		srv.bound[c.user] = append(slices.Clip(byRes), sess)
 		srv.sessions++
+	} else {
+		byRes = slices.Clone(byRes)
+		byRes[i] = sess
+		srv.bound[c.user] = byRes
 	}
 	srv.mu.Unlock()
 	if old != nil {
 		old.replaced()
 	}
+	c.gen = sess.gen
 	if err := c.send(reply); err != nil {
 		sess.end(err)
 		return nil, err
@@ -120,46 +129,13 @@ func (s *Session) replaced() {
 	s.srv.opts.Hub.Unbound(s)
 }
 
-// serve reads and handles the session's stanzas on c until the
-// connection ends.
-func (s *Session) serve(c *conn) {
-	s.mu.Lock()
-	s.gen++
-	gen := s.gen
-	s.mu.Unlock()
-	c.phase = s.srv.opts.IdleTimeout
-	err := s.loop(c)
-	s.mu.Lock()
-	if s.gen != gen || s.gone {
-		s.mu.Unlock()
-		return // resumed on another connection, or replaced
-	}
-	s.nc = nil
-	resumable := s.smID != "" && !errors.Is(err, stream.ErrClosed) && !s.srv.isClosed()
-	if resumable {
-		s.expiry = time.AfterFunc(s.srv.opts.ResumeWindow, s.expire)
-		s.mu.Unlock()
-		s.srv.mu.Lock()
-		s.srv.resumable[s.smID] = s
-		s.srv.mu.Unlock()
-		s.srv.opts.Logger.Debug("c2s: session detached, resumable", "jid", s.JID(), "err", err)
-		return
-	}
-	s.mu.Unlock()
-	var se stream.Error
-	switch {
-	case errors.Is(err, stream.ErrClosed):
-		_ = c.write([]byte(stream.CloseTag))
-	case errors.As(err, &se) && !se.Remote:
-		c.fail(se)
-	case isTimeout(err) || s.srv.isClosed():
-		if s.srv.isClosed() {
-			c.fail(stream.SystemShutdown)
-		} else {
-			c.fail(stream.ConnectionTimeout)
-		}
-	}
-	s.end(err)
+// serve starts reading the session's stanzas from c's connection, which
+// bind or resume attached as generation gen, on goroutines of its own (see
+// link), and returns.
+func (s *Session) serve(c *conn, gen int) {
+	l := &link{s: s, raw: c.raw, nc: c.nc, pc: c.pc, dec: c.dec, gen: gen}
+	l.dec.BeforeRead(l.setReadDeadline)
+	l.start(false)
 }
 
 // expire ends a detached session whose resumption window passed.
@@ -192,11 +168,14 @@ func (s *Session) end(err error) {
 	if id != "" && srv.resumable[id] == s {
 		delete(srv.resumable, id)
 	}
-	if byRes := srv.bound[s.user]; byRes[s.resource] == s {
-		delete(byRes, s.resource)
+	if byRes := srv.bound[s.user]; slices.Contains(byRes, s) {
+		// A new slice: SessionsOf and Each may still range over the old.
+		byRes = slices.DeleteFunc(slices.Clone(byRes), func(o *Session) bool { return o == s })
 		srv.sessions--
 		if len(byRes) == 0 {
 			delete(srv.bound, s.user)
+		} else {
+			srv.bound[s.user] = byRes
 		}
 	}
 	srv.mu.Unlock()
@@ -204,34 +183,26 @@ func (s *Session) end(err error) {
 	srv.opts.Hub.Unbound(s)
 }
 
-// loop handles stanzas until an error or the end of the stream.
-func (s *Session) loop(c *conn) error {
-	for {
-		el, err := c.dec.Next()
-		if err != nil {
-			return err
-		}
-		if el.Is(stanza.NSStream, "error") {
-			return stream.ParseError(el)
-		}
-		if el.Name.Space == xmpp.NSSM {
-			if err := s.handleSM(el); err != nil {
-				return err
-			}
-			continue
-		}
-		if !stanza.IsStanza(el) {
-			return stream.UnsupportedStanzaType.WithText(el.Name.Local)
-		}
-		if err := s.handle(el); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		if s.smOn {
-			s.inH++
-		}
-		s.mu.Unlock()
+// handleElement handles one top-level element from the client.
+func (s *Session) handleElement(el *stanza.Element) error {
+	if el.Is(stanza.NSStream, "error") {
+		return stream.ParseError(el)
 	}
+	if el.Name.Space == xmpp.NSSM {
+		return s.handleSM(el)
+	}
+	if !stanza.IsStanza(el) {
+		return stream.UnsupportedStanzaType.WithText(el.Name.Local)
+	}
+	if err := s.handle(el); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.smOn {
+		s.inH++
+	}
+	s.mu.Unlock()
+	return nil
 }
 
 // handle deals with one stanza from the client.
@@ -257,6 +228,9 @@ func (s *Session) handleIQ(iq *stanza.Element) error {
 		s.mu.Lock()
 		nid, ok := s.pending[id]
 		delete(s.pending, id)
+		if len(s.pending) == 0 {
+			s.pending = nil // an idle session keeps no map
+		}
 		s.mu.Unlock()
 		if !ok {
 			return nil
@@ -322,11 +296,13 @@ func (s *Session) sendLocked(el *stanza.Element) error {
 }
 
 func (s *Session) writeLocked(el *stanza.Element) error {
-	s.wbuf = el.AppendXML(s.wbuf[:0], stanza.NSClient)
+	bp := wbufPool.Get().(*[]byte)
+	b := el.AppendXML((*bp)[:0], stanza.NSClient)
 	_ = s.nc.SetWriteDeadline(time.Now().Add(s.srv.opts.WriteTimeout))
-	_, err := s.nc.Write(s.wbuf)
-	if cap(s.wbuf) > 4<<10 {
-		s.wbuf = nil // an idle session keeps no large buffer
+	_, err := s.nc.Write(b)
+	if cap(b) <= maxPooledWrite {
+		*bp = b[:0]
+		wbufPool.Put(bp)
 	}
 	if err != nil {
 		// Unblock the reader so that the session ends.
@@ -351,6 +327,9 @@ func (s *Session) Push(n *notification.Notification) error {
 		}
 	}
 	sid := "n" + strconv.FormatUint(uint64(len(s.pending)), 36) + "-" + xmppID()[:10]
+	if s.pending == nil {
+		s.pending = make(map[string]string, 1)
+	}
 	s.pending[sid] = n.ID
 	return s.sendLocked(n.AsIQ(sid, s.srv.opts.Domain, s.JID()))
 }
@@ -446,6 +425,10 @@ func (c *conn) resume(el *stanza.Element) *Session {
 		sess.mu.Unlock()
 		return failed("bad-request")
 	}
+	// A new generation, with the connection: from now on the link of the
+	// previous one, if still reading, leaves the session alone.
+	sess.gen++
+	c.gen = sess.gen
 	sess.nc = c.nc
 	sess.ip = c.ip
 	resumed := stanza.New(xmpp.NSSM, "resumed", "previd", sess.smID, "h", strconv.FormatUint(uint64(sess.inH), 10))
@@ -469,11 +452,7 @@ func (c *conn) resume(el *stanza.Element) *Session {
 func (srv *Server) SessionsOf(user string) []*Session {
 	srv.mu.Lock()
 	defer srv.mu.Unlock()
-	out := make([]*Session, 0, len(srv.bound[user]))
-	for _, s := range srv.bound[user] {
-		out = append(out, s)
-	}
-	return out
+	return slices.Clone(srv.bound[user])
 }
 
 // Each calls f for every bound session (detached ones included), outside
@@ -482,9 +461,7 @@ func (srv *Server) Each(f func(*Session)) {
 	srv.mu.Lock()
 	all := make([]*Session, 0, srv.sessions)
 	for _, byRes := range srv.bound {
-		for _, s := range byRes {
-			all = append(all, s)
-		}
+		all = append(all, byRes...)
 	}
 	srv.mu.Unlock()
 	for _, s := range all {

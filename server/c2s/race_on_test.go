@@ -1,0 +1,7 @@
+//go:build race
+
+package c2s_test
+
+// raceEnabled is true under the race detector, whose goroutines need
+// larger stacks.
+const raceEnabled = true
