@@ -186,10 +186,14 @@ JSON
 
 # ---- build and check
 
-for t in go timeout setsid curl; do
+for t in go timeout setsid curl flock; do
 	command -v "$t" >/dev/null || die "$t is missing"
 done
 mkdir -p "$work/bin"
+# One run per WORK at a time. The tool inherits the lock, so a tool left
+# running by a killed run holds it until it ends; servers do not.
+exec {lock_fd}>"$work/lock"
+flock -n "$lock_fd" || die "$work/lock is held: another run (or a tool a killed run left behind) is still going; retry when it ends"
 src=$repo
 if [[ -n $rev ]]; then
 	tree=$(git -C "$repo" rev-parse --verify --quiet "$rev^{tree}") || die "--rev: no such revision in $repo: $rev"
@@ -266,8 +270,9 @@ start_server() {
 		fi
 		token=$(<"$dir/token")
 		setsid "$work/bin/xpushd" serve --data "$dir/data" --c2s "127.0.0.1:$port" --http "127.0.0.1:$http_port" \
-			--register-rate 0 --log-level warn </dev/null >>"$dir/xpushd.log" 2>&1 &
+			--register-rate 0 --log-level warn </dev/null >>"$dir/xpushd.log" 2>&1 {lock_fd}>&- &
 		current_pid=$!
+		echo "$current_pid" >"$dir/xpushd.pid"
 		wait_ready "$current_pid" "$port" "$dir/xpushd.log" || return 1
 		end=$((SECONDS + START_TIMEOUT))
 		until curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$http_port/healthz"; do
@@ -281,7 +286,7 @@ start_server() {
 		;;
 	prosody | ejabberd)
 		NAME=$kind
-		bash "$repo/scripts/$kind.sh" start "$dir" "$port" >&2 || return 1
+		bash "$repo/scripts/$kind.sh" start "$dir" "$port" >&2 {lock_fd}>&- || return 1
 		current_pid=$(read_pid "$dir/$kind.pid" "$dir")
 		if [[ -z $current_pid ]]; then
 			say "$kind: started, but no live pid in $dir/$kind.pid"
@@ -370,6 +375,23 @@ settle() {
 	say "$current_kind: RSS $prev KiB$( ((steady >= 2)) || echo ", still moving after ${SETTLE_TIMEOUT:-60}s")"
 }
 
+# stop_leftover KIND DIR: stop a server that an earlier, killed run of this
+# script left running in DIR.
+stop_leftover() {
+	local kind=$1 dir=$2 pid
+	[[ -d $dir ]] || return 0
+	if [[ $kind == xpushd ]]; then
+		NAME=xpushd
+		pid=$(read_pid "$dir/xpushd.pid" "$dir/data")
+		if [[ -n $pid ]]; then
+			say "xpushd: stopping pid $pid left running in $dir"
+			stop_pid "$pid" TERM
+		fi
+	else
+		bash "$repo/scripts/$kind.sh" stop "$dir" >&2 || true
+	fi
+}
+
 # bench_one KIND N: one cell of the table; never fails the script.
 bench_one() {
 	local kind=$1 n=$2 dir json txt need rc
@@ -388,6 +410,7 @@ bench_one() {
 		note_result "$json" "$kind" "$n" skipped "$((mem_kib / 1024)) MiB of memory available, below the $((n * kib_per_session / 1024)) MiB allowed for $n sessions"
 		return 0
 	fi
+	stop_leftover "$kind" "$dir"
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	token=""
