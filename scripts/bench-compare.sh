@@ -186,7 +186,7 @@ JSON
 
 # ---- build and check
 
-for t in go timeout setsid curl flock; do
+for t in go timeout setsid flock; do
 	command -v "$t" >/dev/null || die "$t is missing"
 done
 mkdir -p "$work/bin"
@@ -252,6 +252,17 @@ port_unused() {
 
 current_kind="" current_dir="" current_pid=""
 
+# healthz PORT: xpushd's GET /healthz on 127.0.0.1:PORT answers 200 (within
+# 2 s), without curl.
+healthz() {
+	local fd status=""
+	exec {fd}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+	printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$1" >&"$fd" || true
+	IFS= read -r -t 2 status <&"$fd" || true
+	exec {fd}>&-
+	[[ $status == "HTTP/"*" 200"* ]]
+}
+
 # start_server KIND DIR: start KIND on $port with its data in DIR; sets
 # current_pid (and token for xpushd, made on the first start in DIR).
 start_server() {
@@ -275,7 +286,7 @@ start_server() {
 		echo "$current_pid" >"$dir/xpushd.pid"
 		wait_ready "$current_pid" "$port" "$dir/xpushd.log" || return 1
 		end=$((SECONDS + START_TIMEOUT))
-		until curl -fsS -m 2 -o /dev/null "http://127.0.0.1:$http_port/healthz"; do
+		until healthz "$http_port"; do
 			if ((SECONDS >= end)); then
 				say "xpushd: no /healthz on 127.0.0.1:$http_port after ${START_TIMEOUT}s"
 				return 1
@@ -321,6 +332,7 @@ trap 'exit 130' INT TERM
 start_or_note() {
 	local kind=$1 n=$2 dir=$3 json=$4 what=$5
 	if start_server "$kind" "$dir" 2>"$dir/start.err"; then
+		cat "$dir/start.err" >&2
 		return 0
 	fi
 	cat "$dir/start.err" >&2
