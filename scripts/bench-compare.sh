@@ -256,7 +256,8 @@ current_kind="" current_dir="" current_pid=""
 # 2 s), without curl.
 healthz() {
 	local fd status=""
-	exec {fd}<>"/dev/tcp/127.0.0.1/$1" 2>/dev/null || return 1
+	# (A bare exec with 2>/dev/null would silence this shell for good.)
+	{ exec {fd}<>"/dev/tcp/127.0.0.1/$1"; } 2>/dev/null || return 1
 	printf 'GET /healthz HTTP/1.0\r\nHost: 127.0.0.1:%s\r\n\r\n' "$1" >&"$fd" || true
 	IFS= read -r -t 2 status <&"$fd" || true
 	exec {fd}>&-
