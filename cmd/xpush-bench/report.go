@@ -507,7 +507,9 @@ func (rep *report) measures(p func(string, ...any)) {
 	p("## What each column measures")
 	p("")
 	p("- **RSS per idle session**: (the server's VmRSS with every session logged in and idle for the run's idle time − its VmRSS before the logins) / sessions, " +
-		"from /proc. The Erlang VM and Lua hold freed memory differently from Go's runtime; all three are read the same way.")
+		"from /proc. scripts/bench-compare.sh registers the accounts, restarts the server on the same data and waits until its RSS holds still, " +
+		"so \"before\" is a fresh server that holds the accounts (and has answered one SCRAM salt probe per account). " +
+		"The Erlang VM and Lua hold freed memory differently from Go's runtime; all three are read the same way.")
 	p("- **logins/s**: sessions / wall time of the login phase, 64 logins in flight; one login is TCP connect, stream, SASL (the strongest SCRAM the server offers), " +
 		"stream restart, resource bind and initial presence. The tool derives each account's SCRAM key before the timed phase, " +
 		"so the time is the server's side of SCRAM, not the tool's PBKDF2. Prosody 0.12 offers SCRAM-SHA-1 only; xpushd and ejabberd SCRAM-SHA-256.")
