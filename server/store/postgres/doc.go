@@ -40,6 +40,11 @@
 // ID), and a transaction that PostgreSQL still aborts for a deadlock or a
 // serialization failure is tried again from the start.
 //
+// The deliveries have no foreign keys (their checks were half the cost of
+// recording a broadcast): rows are inserted only for an account and a
+// notification the same statement finds, under the shared lock that
+// keeps DeleteUser out, and DeleteUser deletes the account's rows.
+//
 // Record, the delivery path's bookkeeping, is set-based: a batch of
 // changes is one upsert of the deliveries through unnest arrays (the
 // rows that exist are updated by its ON CONFLICT branch, the broadcast
@@ -50,5 +55,8 @@
 //
 // Each write method is one transaction, committed with the server's
 // synchronous_commit (on by default): once Enqueue has returned, the
-// notification is in PostgreSQL's write-ahead log on disk.
+// notification is in PostgreSQL's write-ahead log on disk. Record alone
+// commits without waiting for the disk, as the SQLite store's does: its
+// changes survive xpushd dying, and a crash of the database's machine
+// costs at most a redelivery.
 package postgres

@@ -171,8 +171,22 @@ const (
 // serialization failure it tries the whole transaction again, with a
 // short random pause, up to maxAttempts times.
 func (db *DB) write(ctx context.Context, op string, lock lockMode, f func(tx pgx.Tx) error) error {
+	return db.writeTx(ctx, op, lock, false, f)
+}
+
+// writeNoSync is write with synchronous_commit off for this transaction:
+// the commit returns once it is in the server's write-ahead log buffers,
+// without waiting for the disk. It survives xpushd dying, and the server
+// process too, but a crash of the server's machine can lose the last
+// fraction of a second of such commits (never leaving a partial one).
+// It is visible to other transactions at once, like any commit.
+func (db *DB) writeNoSync(ctx context.Context, op string, lock lockMode, f func(tx pgx.Tx) error) error {
+	return db.writeTx(ctx, op, lock, true, f)
+}
+
+func (db *DB) writeTx(ctx context.Context, op string, lock lockMode, noSync bool, f func(tx pgx.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := db.writeOnce(ctx, lock, f)
+		err := db.writeOnce(ctx, lock, noSync, f)
 		if err == nil || !retryable(err) || attempt == maxAttempts {
 			return wrap(op, err)
 		}
@@ -187,20 +201,27 @@ func (db *DB) write(ctx context.Context, op string, lock lockMode, f func(tx pgx
 	}
 }
 
-func (db *DB) writeOnce(ctx context.Context, lock lockMode, f func(tx pgx.Tx) error) error {
+func (db *DB) writeOnce(ctx context.Context, lock lockMode, noSync bool, f func(tx pgx.Tx) error) error {
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// One round trip for the settings and the lock.
+	var b pgx.Batch
+	if noSync {
+		b.Queue(`SET LOCAL synchronous_commit = off`)
+	}
 	switch lock {
 	case sharedLock:
-		_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock_shared($1, $2)`, lockSpace, db.schemaKey)
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, lockSpace, db.schemaKey)
 	case exclusiveLock:
-		_, err = tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, db.schemaKey)
+		b.Queue(`SELECT pg_advisory_xact_lock($1, $2)`, lockSpace, db.schemaKey)
 	}
-	if err != nil {
-		return fmt.Errorf("lock: %w", err)
+	if b.Len() > 0 {
+		if err := tx.SendBatch(ctx, &b).Close(); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
 	}
 	if err := f(tx); err != nil {
 		return err

@@ -78,6 +78,14 @@ func checkInvariants(t *testing.T, db *DB) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
+	// The references that foreign keys would keep.
+	var orphans int
+	err = db.pool.QueryRow(context.Background(), `SELECT count(*) FROM deliveries AS d
+		WHERE NOT EXISTS (SELECT 1 FROM users AS u WHERE u.name = d.username)
+		OR NOT EXISTS (SELECT 1 FROM notifications AS n WHERE n.id = d.notification_id)`).Scan(&orphans)
+	if err != nil || orphans != 0 {
+		t.Errorf("%d deliveries without their account or notification, %v", orphans, err)
+	}
 }
 
 func TestConformance(t *testing.T) {

@@ -279,6 +279,12 @@ func untouch(ctx context.Context, tx pgx.Tx, touched map[string]int64) error {
 // deliveries (recordQuery) and one update of the untouched counters of
 // the broadcasts whose recipients it gave a row. It holds the store's
 // lock shared.
+//
+// Record is the delivery path's bookkeeping, so, like the SQLite
+// store's, it commits without waiting for the disk (writeNoSync): its
+// changes survive xpushd dying, but a crash of the database's machine can
+// lose the last few. A lost ack means one redelivery, which the client
+// drops as a duplicate; a lost "sent" leaves the delivery queued.
 func (db *DB) Record(ctx context.Context, changes []store.Change) error {
 	if len(changes) == 0 {
 		return nil
@@ -287,7 +293,7 @@ func (db *DB) Record(ctx context.Context, changes []store.Change) error {
 	if err != nil {
 		return err
 	}
-	return db.write(ctx, "record", sharedLock, func(tx pgx.Tx) error {
+	return db.writeNoSync(ctx, "record", sharedLock, func(tx pgx.Tx) error {
 		_, err := record(ctx, tx, b)
 		return err
 	})

@@ -60,8 +60,7 @@ func (db *DB) User(ctx context.Context, name string) (store.User, error) {
 	return u, wrap("user", err)
 }
 
-// DeleteUser implements store.Users; the user's deliveries go with it
-// (ON DELETE CASCADE).
+// DeleteUser implements store.Users; the user's deliveries go with it.
 func (db *DB) DeleteUser(ctx context.Context, name string) error {
 	return db.write(ctx, "delete user", exclusiveLock, func(tx pgx.Tx) error {
 		var created int64
@@ -75,6 +74,9 @@ func (db *DB) DeleteUser(ctx context.Context, name string) error {
 		if _, err := tx.Exec(ctx, `UPDATE notifications AS n SET untouched = n.untouched - 1
 			WHERE n.broadcast AND n.created >= $1 AND NOT EXISTS (SELECT 1 FROM deliveries AS d
 				WHERE d.notification_id = n.id AND d.username = $2)`, created, name); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM deliveries WHERE username = $1`, name); err != nil {
 			return err
 		}
 		_, err = tx.Exec(ctx, `DELETE FROM users WHERE name = $1`, name)
