@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -381,4 +382,89 @@ func TestRecordConcurrentOverlap(t *testing.T) {
 	if d, err := a.QueueDepth(ctx, t0.Add(2*time.Hour)); err != nil || d != 0 {
 		t.Errorf("QueueDepth = %d, %v; want 0", d, err)
 	}
+}
+
+// TestMixedConcurrent: two instances run every kind of write at once
+// (accounts created, back-dated and deleted; directed notifications and
+// broadcasts; sends and acks; claims, releases and reclaims; Unsent and
+// Expire) and no write fails for any reason but the documented ones; the
+// broadcast counters end exact and no delivery outlives its account
+// (checked when the instances close).
+func TestMixedConcurrent(t *testing.T) {
+	ctx := t.Context()
+	a, b := twoInstances(t)
+	name := func(i int) string { return fmt.Sprintf("u%02d", i) }
+	for i := range 20 {
+		mustDo(t, "CreateUser", a.CreateUser(ctx, store.User{Name: name(i), Created: t0}))
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := range 6 {
+		db, owner := a, "A"
+		if w%2 == 1 {
+			db, owner = b, "B"
+		}
+		rnd := rand.New(rand.NewPCG(uint64(w), 3))
+		wg.Go(func() {
+			for range 80 {
+				i := next.Add(1)
+				at := t0.Add(time.Duration(i) * time.Second)
+				u := name(rnd.IntN(30))
+				id := fmt.Sprintf("n%d", rnd.Int64N(max(i, 1)))
+				var err error
+				switch op := rnd.IntN(12); op {
+				case 0:
+					created := at
+					if rnd.IntN(2) == 0 {
+						created = t0 // back-dated: a recipient of every broadcast
+					}
+					err = db.CreateUser(ctx, store.User{Name: u, Created: created})
+				case 1:
+					err = db.DeleteUser(ctx, u)
+				case 2, 3:
+					n := store.Notification{ID: fmt.Sprintf("n%d", i), Created: at, Expires: at.Add(time.Duration(rnd.IntN(120)) * time.Second)}
+					if op == 2 {
+						n.Broadcast = true
+					} else {
+						n.To = []string{u, name(rnd.IntN(30))}
+					}
+					err = db.Enqueue(ctx, &n)
+				case 4, 5:
+					var changes []store.Change
+					for range rnd.IntN(20) {
+						st := store.StateSent
+						if rnd.IntN(2) == 0 {
+							st = store.StateAcked
+						}
+						changes = append(changes, store.Change{
+							ID: fmt.Sprintf("n%d", rnd.Int64N(max(i, 1))), User: name(rnd.IntN(30)), State: st, At: at,
+						})
+					}
+					err = db.Record(ctx, changes)
+				case 6:
+					_, err = db.Claim(ctx, owner, u, at, lease, rnd.IntN(5))
+				case 7:
+					var users []string
+					for range 5 {
+						users = append(users, name(rnd.IntN(30)))
+					}
+					_, err = db.ClaimRecipients(ctx, owner, id, users, at, lease)
+				case 8:
+					_, err = db.Release(ctx, owner, u, at)
+				case 9:
+					_, err = db.Reclaim(ctx, owner, at, lease, 10)
+				case 10:
+					err = db.Unsent(ctx, u, at)
+				case 11:
+					_, err = db.Expire(ctx, at)
+				}
+				var unknown *store.UnknownRecipientsError
+				if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrExists) && !errors.As(err, &unknown) {
+					t.Errorf("worker %d: %v", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }

@@ -346,3 +346,50 @@ func sameStores(t *testing.T, db *DB, mem store.Store, ids []string, nows []time
 		}
 	}
 }
+
+// TestBytewiseLikeMemory: names sort byte by byte and searches fold
+// ASCII letters only, as in store.Memory and SQLite, whatever the
+// database's locale: every text column has the "C" collation.
+func TestBytewiseLikeMemory(t *testing.T) {
+	ctx := t.Context()
+	db := openTemp(t)
+	var other []string
+	rows, err := db.pool.Query(ctx, `SELECT table_name || '.' || column_name FROM information_schema.columns
+		WHERE table_schema = current_schema() AND data_type = 'text'
+		AND table_name != 'schema_version' AND collation_name IS DISTINCT FROM 'C'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			t.Fatal(err)
+		}
+		other = append(other, c)
+	}
+	if len(other) > 0 {
+		t.Errorf("text columns without COLLATE \"C\": %q", other)
+	}
+	mem := store.NewMemory()
+	for _, s := range []store.Store{db, mem} {
+		for _, name := range []string{"émile", "Zed", "Émile", "alice", "bob", "Bob"} {
+			if err := s.CreateUser(ctx, store.User{Name: name, Created: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, q := range []string{"", "é", "É", "b", "B", "mile"} {
+		got, err1 := db.ListUsers(ctx, store.Page{Query: q})
+		want, err2 := mem.ListUsers(ctx, store.Page{Query: q})
+		g, w := make([]string, 0), make([]string, 0)
+		for _, u := range got {
+			g = append(g, u.Name)
+		}
+		for _, u := range want {
+			w = append(w, u.Name)
+		}
+		if err1 != nil || err2 != nil || !slices.Equal(g, w) {
+			t.Errorf("ListUsers(%q) = %q, %v; memory %q, %v", q, g, err1, w, err2)
+		}
+	}
+}

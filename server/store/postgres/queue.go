@@ -78,41 +78,48 @@ func (db *DB) Enqueue(ctx context.Context, n *store.Notification) error {
 }
 
 // pendingQuery returns user $1's queued delivery rows, and the live
-// broadcasts sent since the account was created ($3) that it has no row
-// for yet, at time $2, by Seq, at most $4 (NULL: all).
+// broadcasts sent since the account was created that it has no row for
+// yet, at time $2, by Seq, at most $3 (NULL: all).
 const pendingQuery = `
 	SELECT ` + noteColumns + ` FROM deliveries AS d
 	JOIN notifications AS n ON n.id = d.notification_id
 	WHERE d.username = $1 AND d.state = 'queued' AND (n.expires = 0 OR n.expires > $2)
 	UNION ALL
 	SELECT ` + noteColumns + ` FROM notifications AS n
-	WHERE n.broadcast AND n.expired = 0 AND n.created >= $3
+	WHERE n.broadcast AND n.expired = 0
+	AND n.created >= (SELECT created FROM users WHERE name = $1)
 	AND (n.expires = 0 OR n.expires > $2)
 	AND NOT EXISTS (SELECT 1 FROM deliveries AS d
 		WHERE d.notification_id = n.id AND d.username = $1)
-	ORDER BY 1 LIMIT $4`
+	ORDER BY 1 LIMIT $3`
 
-// Pending implements store.Queue.
+// Pending implements store.Queue. It is the login path: the account's
+// existence and its pending notifications are two queries in one round
+// trip.
 func (db *DB) Pending(ctx context.Context, user string, now time.Time, limit int) ([]store.Notification, error) {
 	var lim *int64
 	if limit > 0 {
 		l := int64(limit)
 		lim = &l
 	}
+	var b pgx.Batch
+	var exists bool
+	b.Queue(`SELECT EXISTS (SELECT 1 FROM users WHERE name = $1)`, user).QueryRow(func(row pgx.Row) error {
+		return row.Scan(&exists)
+	})
 	var out []store.Notification
-	err := db.read(ctx, "pending", func(tx pgx.Tx) error {
-		created, err := userCreated(ctx, tx, user)
-		if err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, pendingQuery, user, ns(now), created, lim)
-		if err != nil {
-			return err
-		}
+	b.Queue(pendingQuery, user, ns(now), lim).Query(func(rows pgx.Rows) error {
+		var err error
 		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Notification, error) { return scanNote(r) })
 		return err
 	})
-	return out, err
+	if err := db.pool.SendBatch(ctx, &b).Close(); err != nil {
+		return nil, wrap("pending", err)
+	}
+	if !exists {
+		return nil, fmt.Errorf("postgres: user %q: %w", user, store.ErrNotFound)
+	}
+	return out, nil
 }
 
 // userCreated returns the creation time of user, or ErrNotFound.
