@@ -185,8 +185,15 @@ func (db *DB) writeNoSync(ctx context.Context, op string, lock lockMode, f func(
 }
 
 func (db *DB) writeTx(ctx context.Context, op string, lock lockMode, noSync bool, f func(tx pgx.Tx) error) error {
+	return retry(ctx, op, func() error { return db.writeOnce(ctx, lock, noSync, f) })
+}
+
+// retry calls f until it succeeds or fails with an error that trying
+// again would not cure, at most maxAttempts times, with a short random
+// pause between tries, and wraps its error with op.
+func retry(ctx context.Context, op string, f func() error) error {
 	for attempt := 1; ; attempt++ {
-		err := db.writeOnce(ctx, lock, noSync, f)
+		err := f()
 		if err == nil || !retryable(err) || attempt == maxAttempts {
 			return wrap(op, err)
 		}
@@ -232,12 +239,13 @@ func (db *DB) writeOnce(ctx context.Context, lock lockMode, noSync bool, f func(
 	return nil
 }
 
-// exec runs one statement outside an explicit transaction, tried again
-// after a deadlock like write, and returns the rows it changed.
+// exec runs one statement in a transaction of its own (one round trip),
+// tried again after a deadlock like write, and returns the rows it
+// changed.
 func (db *DB) exec(ctx context.Context, op, sql string, args ...any) (int64, error) {
 	var n int64
-	err := db.write(ctx, op, noLock, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, sql, args...)
+	err := retry(ctx, op, func() error {
+		tag, err := db.pool.Exec(ctx, sql, args...)
 		n = tag.RowsAffected()
 		return err
 	})
