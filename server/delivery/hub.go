@@ -83,13 +83,26 @@ type Hub struct {
 	// recorder when one ends.
 	fanning atomic.Int32
 	fanDone chan struct{}
+
+	mu sync.Mutex
+	// ready holds the sessions whose login flush has run: live pushes
+	// skip the others, whose flush will find those notifications in the
+	// store, oldest first, so a client that logs in gets what was queued
+	// while it was away before what came after.
+	ready map[*c2s.Session]bool
+	// more counts, for a session whose flush left notifications in the
+	// store (it sends at most flushBatch), the flushed ones not yet
+	// answered; at half of them the next batch is flushed.
+	more map[*c2s.Session]int
 }
 
 // record is a state change for the recorder: a sent or acked change, or,
-// with unsent set, "put this user's sent notifications back".
+// with unsent set, "put this user's sent notifications back", closing
+// done (if set) once that is in the store.
 type record struct {
 	change store.Change
 	unsent string
+	done   chan struct{}
 }
 
 // New returns a Hub. It does no I/O.
@@ -114,6 +127,8 @@ func New(opts Options) *Hub {
 		work:    make(chan func(context.Context), opts.Queue),
 		records: make(chan record, opts.Queue),
 		fanDone: make(chan struct{}, 1),
+		ready:   make(map[*c2s.Session]bool),
+		more:    make(map[*c2s.Session]int),
 	}
 }
 
@@ -202,6 +217,7 @@ func (h *Hub) fanOut(ctx context.Context, id string, n *notification.Notificatio
 	}()
 	var all []*c2s.Session
 	h.sessions.Each(func(s *c2s.Session) { all = append(all, s) })
+	all = h.readyOnly(all)
 	parts := min(runtime.GOMAXPROCS(0), maxFanOut, len(all)/fanOutChunk+1)
 	var wg sync.WaitGroup
 	for i := range parts {
@@ -220,7 +236,7 @@ func (h *Hub) fanOut(ctx context.Context, id string, n *notification.Notificatio
 // pushUser pushes to every online session of user and records it sent.
 func (h *Hub) pushUser(ctx context.Context, user, id string, wire *notification.Notification) {
 	sent := false
-	for _, s := range h.sessions.SessionsOf(user) {
+	for _, s := range h.readyOnly(h.sessions.SessionsOf(user)) {
 		if h.push(s, wire) {
 			sent = true
 		}
@@ -256,13 +272,39 @@ func (h *Hub) record(ctx context.Context, r record) {
 	}
 }
 
-// Bound flushes the user's queue to the new session.
+// readyOnly keeps the sessions whose login flush has run, in place.
+func (h *Hub) readyOnly(ss []*c2s.Session) []*c2s.Session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := ss[:0]
+	for _, s := range ss {
+		if h.ready[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Bound flushes the user's queue to the new (or resumed) session; until
+// then, live pushes pass it by.
 func (h *Hub) Bound(s *c2s.Session) {
+	h.mu.Lock()
+	delete(h.ready, s)
+	h.mu.Unlock()
 	h.enqueue(context.Background(), func(ctx context.Context) { h.flush(ctx, s) })
 }
 
-// flush sends s's user every pending notification, oldest first.
+// flush sends s's user pending notifications, oldest first, at most
+// flushBatch of them (the rest follow as these are answered), and marks
+// s ready for live pushes.
 func (h *Hub) flush(ctx context.Context, s *c2s.Session) {
+	defer func() {
+		h.mu.Lock()
+		if s.Online() {
+			h.ready[s] = true
+		}
+		h.mu.Unlock()
+	}()
 	pending, err := h.opts.Store.Pending(ctx, s.User(), h.opts.Now(), flushBatch)
 	if err != nil {
 		h.opts.Logger.Error("delivery: pending", "user", s.User(), "err", err)
@@ -275,33 +317,74 @@ func (h *Hub) flush(ctx context.Context, s *c2s.Session) {
 		}
 		h.markSent(ctx, pending[i].ID, s.User())
 	}
+	if len(pending) == flushBatch {
+		h.mu.Lock()
+		h.more[s] = len(pending)
+		h.mu.Unlock()
+	}
 }
 
-// Unbound puts the user's unacked notifications back in the queue when
-// their last session is gone.
+// answered counts an ack or refusal from s against its last flush, and
+// flushes the next batch once half of it is answered.
+func (h *Hub) answered(s *c2s.Session) {
+	h.mu.Lock()
+	n, ok := h.more[s]
+	if ok {
+		n--
+		if n <= flushBatch/2 {
+			delete(h.more, s)
+		} else {
+			h.more[s] = n
+		}
+	}
+	h.mu.Unlock()
+	if ok && n <= flushBatch/2 {
+		h.enqueue(context.Background(), func(ctx context.Context) { h.flush(ctx, s) })
+	}
+}
+
+// Unbound puts the user's unacknowledged notifications back in the queue
+// when one of their sessions is gone for good, and flushes them to the
+// user's other sessions, if any: a notification written to a session that
+// went away must reach the client on the session that replaced it.
+// Those already waiting on another session are not written to it twice
+// (c2s.Session.Push skips them).
 func (h *Hub) Unbound(s *c2s.Session) {
+	h.mu.Lock()
+	delete(h.ready, s)
+	delete(h.more, s)
+	h.mu.Unlock()
 	user := s.User()
 	h.enqueue(context.Background(), func(ctx context.Context) {
-		for _, o := range h.sessions.SessionsOf(user) {
+		// Through the recorder, so that it lands after the sent states
+		// recorded before it; wait for it, so that the flushes below see
+		// the notifications queued again.
+		done := make(chan struct{})
+		h.record(ctx, record{unsent: user, done: done})
+		select {
+		case <-done:
+		case <-ctx.Done():
+			return
+		}
+		for _, o := range h.readyOnly(h.sessions.SessionsOf(user)) {
 			if o.Online() {
-				return // another session holds them
+				h.flush(ctx, o)
 			}
 		}
-		// Through the recorder, so that it lands after the sent states
-		// recorded before it.
-		h.record(ctx, record{unsent: user})
 	})
 }
 
 // Acked records an acknowledgement (group-committed by the recorder).
 func (h *Hub) Acked(s *c2s.Session, id string) {
 	h.record(context.Background(), record{change: store.Change{ID: id, User: s.User(), State: store.StateAcked, At: h.opts.Now()}})
+	h.answered(s)
 }
 
 // Nacked logs a client's refusal; the notification stays sent until the
 // session ends.
 func (h *Hub) Nacked(s *c2s.Session, id string, err error) {
 	h.opts.Logger.Warn("delivery: client refused notification", "jid", s.JID(), "id", id, "err", err)
+	h.answered(s)
 }
 
 // recorder writes state changes with group commit: it takes whatever has
@@ -357,6 +440,9 @@ func (h *Hub) recorder(ctx context.Context) {
 			flush()
 			if err := h.opts.Store.Unsent(wctx, r.unsent, h.opts.Now()); err != nil {
 				h.opts.Logger.Error("delivery: unsent", "user", r.unsent, "err", err)
+			}
+			if r.done != nil {
+				close(r.done)
 			}
 		case r.change.State == store.StateSent:
 			held.put(r.change, add)
