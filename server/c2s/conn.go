@@ -31,6 +31,7 @@ type conn struct {
 	resource string
 	wbuf     []byte
 	deadline time.Time // the whole negotiation must end by then
+	accepted time.Time
 	phase    time.Duration
 	gen      int // the session's generation once bound or resumed
 }
@@ -44,7 +45,8 @@ func newConn(s *Server, raw net.Conn, direct bool) *conn {
 		c.nc = tls.Server(c.nc, s.opts.TLS)
 	}
 	c.local, c.ip = peer(raw)
-	c.deadline = s.opts.Now().Add(s.opts.AuthTimeout)
+	c.accepted = s.opts.Now()
+	c.deadline = c.accepted.Add(s.opts.AuthTimeout)
 	c.dec = stream.NewDecoder(c.nc, s.opts.Limits)
 	c.dec.BeforeRead(c.setReadDeadline)
 	return c

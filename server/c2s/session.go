@@ -82,6 +82,13 @@ func (srv *Server) bind(c *conn, resource string, reply *stanza.Element) (*Sessi
 		old = byRes[i]
 	}
 	switch {
+	case old != nil && c.accepted.Before(old.since):
+		// A login that began before the session holding the resource
+		// was bound: a connection its client gave up and replaced, whose
+		// bind arrives late. Taking the resource over would throw the
+		// live session out (RFC 6120 §7.7.2.2 lets the server refuse).
+		srv.mu.Unlock()
+		return nil, c.send(stanza.ErrorReply(reply, stanza.Conflict.WithText("a newer login holds this resource")))
 	case old == nil && srv.sessions >= srv.opts.MaxSessions:
 		srv.mu.Unlock()
 		return nil, stream.ResourceConstraint.WithText("the server is full")
