@@ -25,53 +25,77 @@ func scanNote(row pgx.Row, extra ...any) (store.Notification, error) {
 	return n, err
 }
 
-// Enqueue implements store.Queue: the recipients travel as one array
-// (unnest), so a notification to thousands of users is three statements
-// in one transaction. It holds the store's lock shared: a broadcast
-// counts the accounts, so no account comes or goes meanwhile.
+// enqueueQuery stores notification $1..$8 with a queued delivery for
+// each of the recipients $9 (none for a broadcast, whose untouched
+// counter it sets to the accounts created no later than it), unless some
+// of them have no account: then it stores nothing, and returns them. It
+// returns the notification's Seq, or the unknown recipients, in rows of
+// (seq, unknown) with one of the two NULL.
+const enqueueQuery = `
+	WITH unknown AS (
+		SELECT r FROM unnest($9::text[]) AS r
+		WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = r)
+	), n AS (
+		INSERT INTO notifications (id, title, message, uri, broadcast, sender, created, expires, untouched)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8,
+			CASE WHEN $5 THEN (SELECT count(*) FROM users WHERE created <= $7) ELSE 0 END
+		WHERE NOT EXISTS (SELECT 1 FROM unknown)
+		RETURNING seq, id, created
+	), d AS (
+		INSERT INTO deliveries (notification_id, username, state, attempts, updated)
+		SELECT n.id, r, 'queued', 0, n.created FROM n, unnest($9::text[]) AS r
+	)
+	SELECT seq, NULL::text FROM n
+	UNION ALL
+	SELECT NULL, r FROM unknown`
+
+// Enqueue implements store.Queue: one statement whatever the number of
+// recipients (they travel as one array), after the store's lock taken
+// shared (a broadcast counts the accounts, so none comes or goes
+// meanwhile), both in one round trip: a batch is one implicit
+// transaction, committed (and on disk) when it returns.
 func (db *DB) Enqueue(ctx context.Context, n *store.Notification) error {
 	to, err := store.CheckNotification(n)
 	if err != nil {
 		return err
 	}
+	if to == nil {
+		to = []string{}
+	}
 	var seq int64
-	err = db.write(ctx, "enqueue", sharedLock, func(tx pgx.Tx) error {
-		if !n.Broadcast {
-			rows, err := tx.Query(ctx, `SELECT r FROM unnest($1::text[]) AS r
-				WHERE NOT EXISTS (SELECT 1 FROM users WHERE name = r)
-				ORDER BY r COLLATE "C"`, to)
-			if err != nil {
+	var unknown []string
+	err = retry(ctx, "enqueue", func() error {
+		seq, unknown = 0, unknown[:0]
+		var b pgx.Batch
+		b.Queue(`SELECT pg_advisory_xact_lock_shared($1, $2)`, lockSpace, db.schemaKey)
+		b.Queue(enqueueQuery, n.ID, n.Title, n.Message, n.URI, n.Broadcast, n.Sender, ns(n.Created), ns(n.Expires), to).
+			Query(func(rows pgx.Rows) error {
+				var s *int64
+				var u *string
+				_, err := pgx.ForEachRow(rows, []any{&s, &u}, func() error {
+					if s != nil {
+						seq = *s
+					} else {
+						unknown = append(unknown, *u)
+					}
+					return nil
+				})
 				return err
-			}
-			unknown, err := pgx.CollectRows(rows, pgx.RowTo[string])
-			if err != nil {
-				return err
-			}
-			if len(unknown) > 0 {
-				return &store.UnknownRecipientsError{Users: unknown}
-			}
-		}
-		err := tx.QueryRow(ctx, `INSERT INTO notifications
-			(id, title, message, uri, broadcast, sender, created, expires, untouched)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
-				CASE WHEN $5 THEN (SELECT count(*) FROM users WHERE created <= $7) ELSE 0 END)
-			RETURNING seq`,
-			n.ID, n.Title, n.Message, n.URI, n.Broadcast, n.Sender, ns(n.Created), ns(n.Expires),
-		).Scan(&seq)
+			})
+		err := db.pool.SendBatch(ctx, &b).Close()
 		if isUnique(err) {
 			return fmt.Errorf("postgres: notification %q: %w", n.ID, store.ErrExists)
 		}
-		if err != nil || n.Broadcast {
-			return err
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO deliveries
-			(notification_id, username, state, attempts, updated)
-			SELECT $1, r, 'queued', 0, $2 FROM unnest($3::text[]) AS r`,
-			n.ID, ns(n.Created), to)
 		return err
 	})
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
+	case len(unknown) > 0:
+		slices.Sort(unknown)
+		return &store.UnknownRecipientsError{Users: unknown}
+	case seq == 0:
+		return fmt.Errorf("postgres: enqueue %q: no sequence number", n.ID)
 	}
 	n.Seq = seq
 	return nil
