@@ -44,9 +44,11 @@
 //     the shared history file, calls Status after its changes, and main
 //     calls it when a window process ends.
 //
-// Idle and online, the agent thus wakes up for the keepalive alone; what
-// else wakes the process (the Go runtime's forced GC every two minutes and
-// its scavenger) is measured by scripts/bench-idle.sh.
+// Idle and online, the agent thus has no timer of its own: the process
+// wakes up for the XMPP client's keepalive (a space every 60 seconds, an
+// XEP-0199 ping after 150 seconds of silence from the server) and for the
+// Go runtime (the forced GC every two minutes, its scavenger, sysmon).
+// scripts/bench-idle.sh measures them.
 //
 // Status changes reach Options.OnStatus from one goroutine, in order, with
 // bursts collapsed into the latest status.
