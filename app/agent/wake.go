@@ -159,12 +159,13 @@ func (a *Agent) housekeep(ctx context.Context, w *sleepWatch, tick ticker) {
 		}
 	}
 	// ticking starts the ticker while there is no session to take
-	// readings, and stops it once there is one (or nothing to reconnect).
+	// readings, and stops it once there is one, or nothing a reconnect
+	// would help (no account; a permanent error such as a wrong password).
 	ticking := func() {
 		a.mu.Lock()
-		st := a.state
+		st, permanent := a.state, a.permanent
 		a.mu.Unlock()
-		need := st == control.StateConnecting || st == control.StateOffline
+		need := st == control.StateConnecting || (st == control.StateOffline && !permanent)
 		switch {
 		case need && stop == nil:
 			ticks, stop = tick()

@@ -142,6 +142,9 @@ func TestHousekeepTicksWhileOffline(t *testing.T) {
 	eventually(t, "the ticker stopped while online", func() bool { return !ticking() })
 	a.setState(control.StateOffline, "", "The server cannot be reached.", false)
 	eventually(t, "the ticker started while offline", ticking)
+	// A wrong password is not fixed by reconnecting: no ticker.
+	a.setState(control.StateOffline, "", "Wrong user name or password.", true)
+	eventually(t, "the ticker stopped on a permanent error", func() bool { return !ticking() })
 }
 
 // TestSleepWatchConnection: online, the connection's reads and writes
