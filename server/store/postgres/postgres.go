@@ -54,7 +54,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	}
 	db := &DB{pool: pool}
 	var schema *string
-	err = pool.QueryRow(ctx, `SELECT current_schema(), hashtext(current_schema())`).Scan(&schema, &db.schemaKey)
+	err = pool.QueryRow(ctx, `SELECT current_schema(), COALESCE(hashtext(current_schema()), 0)`).Scan(&schema, &db.schemaKey)
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect to %s:%d: %w", cfg.ConnConfig.Host, cfg.ConnConfig.Port, err)
@@ -141,7 +141,8 @@ func wrap(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrInvalid):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrInvalid),
+		errors.Is(err, ErrNewerSchema):
 		return err // already says what it is
 	}
 	switch pgCode(err) {
