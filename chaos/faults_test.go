@@ -247,10 +247,11 @@ func (h *harness) sigstop(ctx context.Context, l *listener, kind string) error {
 	case <-time.After(wait):
 	case <-ctx.Done():
 	}
+	// Before the signal: the process may report at once.
+	rec.Cont = time.Now()
 	if err := l.signal(syscall.SIGCONT); err != nil {
 		return err
 	}
-	rec.Cont = time.Now()
 	rec.Stopped = rec.Cont.Sub(t0)
 	h.faults.log(h.phaseStart, "SIGCONT %s after %v", l.user, rec.Stopped.Round(time.Millisecond))
 	h.faults.mu.Lock()

@@ -14,6 +14,7 @@ var (
 	seedFlag    = flag.Uint64("chaos.seed", 0, "seed of the random choices; 0 picks one from the clock")
 	clientsFlag = flag.Int("chaos.clients", 0, "in-process clients instead of the mode's number")
 	reportFlag  = flag.String("chaos.report", "", "write the run's figures as JSON to this `file`")
+	windowFlag  = flag.Duration("chaos.window", 0, "send over this `duration` instead of the mode's window")
 )
 
 // plan is what one run does: its sizes, its faults and its bounds.
@@ -112,6 +113,9 @@ func choosePlan() plan {
 	}
 	if *clientsFlag > 0 {
 		p.clients = *clientsFlag
+	}
+	if *windowFlag > 0 {
+		p.window = *windowFlag
 	}
 	return p
 }

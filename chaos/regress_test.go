@@ -84,6 +84,7 @@ func (s *inproc) client(user string) *inbox {
 		// (delivery.holdSent, a second) before the client gives it up.
 		PingInterval: 3 * time.Second, PingTimeout: time.Second,
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
+		Dial: countingDial(box),
 	}, box)
 	if err != nil {
 		s.t.Fatal(err)
@@ -424,5 +425,49 @@ func TestQueuedBeforeLive(t *testing.T) {
 	defer gus.mu.Unlock()
 	if gus.first[0] != idA {
 		t.Errorf("gus got %v: %s, sent after %s, came first", gus.first, idB, idA)
+	}
+}
+
+// TestLongSession: a client with stream management (XEP-0198, on by
+// default) keeps getting notifications past the server's bound on
+// unacknowledged stanzas in one session.
+//
+// The server counts every stanza it sends in its resend queue until the
+// client acknowledges it, bounded at 1,024 (c2s.maxUnacked), but never
+// asks for an acknowledgement (<r/>), and the client sends <a/> only when
+// asked. Past the bound pushes fail ("policy-violation: too many
+// unacknowledged stanzas"), the session ends and is resumed, and the
+// rest are then recorded sent but never written: the client, online,
+// gets nothing more (1,024 pushes on the wire in all).
+//
+// TestNoLoss's long mode found it: a busy listener online, 183
+// notifications queued for it for the whole settling (8 minutes).
+func TestLongSession(t *testing.T) {
+	const n = 1100 // past c2s.maxUnacked
+	s := newInproc(t)
+	box := s.client("hal")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for i := range n {
+		id := fmt.Sprintf("long-%d", i)
+		if _, err := s.api.send(ctx, api.Request{ID: id, To: []string{"hal"}, Title: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(regressPatience)
+	for {
+		box.mu.Lock()
+		got, errs, sessions := len(box.first), fmt.Sprint(box.errs), box.onlines
+		errs += fmt.Sprintf(", %d pushes on the wire, %d resumed", box.wire, box.resumed)
+		box.mu.Unlock()
+		if got == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			first := fmt.Sprintf("long-%d", got)
+			t.Fatalf("the client got %d of %d notifications in %d sessions (errors: %s); %s is %s on the server, long-%d %s",
+				got, n, sessions, errs, first, s.state(first, "hal"), n-1, s.state(fmt.Sprintf("long-%d", n-1), "hal"))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
