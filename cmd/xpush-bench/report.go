@@ -292,6 +292,19 @@ func notes(r *Result) []string {
 			}
 		}
 	}
+	busy := busyPhases(r)
+	if len(busy) > 0 {
+		n = append(n, "other processes' share of the CPU: "+strings.Join(busy, ", "))
+	}
+	if len(r.Errors) > 0 && len(n) == 0 {
+		n = append(n, oneLine(r.Errors[0]))
+	}
+	return n
+}
+
+// busyPhases lists the phases of r where other processes used a noisy
+// share of the CPU, as "logins 40%"; nil when there were none.
+func busyPhases(r *Result) []string {
 	type phaseCPU struct {
 		name string
 		cpu  CPU
@@ -312,13 +325,7 @@ func notes(r *Result) []string {
 			busy = append(busy, fmt.Sprintf("%s %.0f%%", p.name, 100*p.cpu.OtherShare))
 		}
 	}
-	if len(busy) > 0 {
-		n = append(n, "other processes' share of the CPU: "+strings.Join(busy, ", "))
-	}
-	if len(r.Errors) > 0 && len(n) == 0 {
-		n = append(n, oneLine(r.Errors[0]))
-	}
-	return n
+	return busy
 }
 
 // oneLine makes s fit a table cell: one line, no pipes, at most 200
@@ -548,7 +555,7 @@ func (rep *report) targets(p func(string, ...any)) {
 		{"push p99", pushP99, false, 1, "ms", "lower than both"},
 		{"broadcast deliveries/s", broadcastRate, true, 1, "/s", "higher than both"},
 	}
-	var lines []string
+	var lines, busy []string
 	for _, n := range rep.sizes {
 		x := rep.find("xpushd", n)
 		if x == nil || failed(x) != "" {
@@ -585,8 +592,17 @@ func (rep *report) targets(p func(string, ...any)) {
 			if met {
 				verdict = "met"
 			}
+			format := figureText
+			if t.unit == "KiB" {
+				format = func(v float64) string { return strconv.FormatFloat(v, 'f', 1, 64) }
+			}
 			lines = append(lines, fmt.Sprintf("| %s | %s | %s %s | %s %s (%s) | %s | %s |",
-				thousands(float64(n)), t.name, figureText(xv), t.unit, figureText(best), t.unit, serverName(bestKind), t.word, verdict))
+				thousands(float64(n)), t.name, format(xv), t.unit, format(best), t.unit, serverName(bestKind), t.word, verdict))
+		}
+		for _, k := range rep.kinds {
+			if r := rep.find(k, n); r != nil && failed(r) == "" && busyPhases(r) != nil {
+				busy = append(busy, serverName(k)+" at "+thousands(float64(n)))
+			}
 		}
 	}
 	if len(lines) == 0 {
@@ -597,6 +613,12 @@ func (rep *report) targets(p func(string, ...any)) {
 	p("On this machine, against the best of the other servers at the same size. The push latencies " +
 		"are not the same path (see ¹): xpushd's includes an HTTP request and a durable write.")
 	p("")
+	if len(busy) > 0 {
+		p("Other processes used %.0f%% or more of the CPU during some phases of %s (see the notes in the table). "+
+			"Such a run favours whichever server ran while the machine was quieter: these verdicts hold for this run only; "+
+			"run the same command on a quiet machine before relying on them.", 100*noisy, strings.Join(busy, ", "))
+		p("")
+	}
 	p("| sessions | figure | xpushd | best other | target | verdict |")
 	p("| ---: | --- | ---: | ---: | --- | --- |")
 	for _, l := range lines {
