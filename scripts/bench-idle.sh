@@ -10,7 +10,10 @@
 # `xpush --server … --jid alice@localhost --register`, waits until the agent
 # is online and then SETTLE seconds (default 15), and measures it for
 # DURATION seconds (default 600):
-#   RSS        VmRSS at the end, and its range over the run
+#   RSS        VmRSS at the end, and its range over the run; its parts
+#              (RssAnon: heap and stacks; RssFile: pages of the binary
+#              and libraries, which the kernel may drop and read again)
+#              and VmHWM, the peak since start
 #   CPU        user + system time of all its threads (schedstat, ns)
 #   wake-ups   voluntary context switches, summed over its threads: each
 #              is a thread going to sleep, to be woken up again; the
@@ -156,9 +159,10 @@ tasks() {
 
 rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 
-# report BEFORE AFTER SECONDS RSS_END RSS_MIN RSS_MAX: the numbers.
+# report BEFORE AFTER SECONDS RSS_END RSS_MIN RSS_MAX PARTS: the numbers;
+# PARTS is "RssAnon:=KIB RssFile:=KIB VmHWM:=KIB " from /proc/PID/status.
 report() {
-	awk -v secs="$3" -v rss="$4" -v rmin="$5" -v rmax="$6" \
+	awk -v secs="$3" -v rss="$4" -v rmin="$5" -v rmax="$6" -v parts="$7" \
 		-v gover="$(go env GOVERSION) $(go env GOOS)/$(go env GOARCH)" -v cpus="$(nproc)" '
 		FNR == NR { v0[$1] = $2; n0[$1] = $3; c0[$1] = $4; next }
 		{
@@ -171,6 +175,9 @@ report() {
 			printf "xpush idle, connected, %d s (Xvfb, D-Bus session bus, dunst, gnome-keyring; xpushd on loopback)\n", secs
 			printf "  %s, %d CPUs; keepalive 60 s (xmpp.DefaultKeepalive)\n", gover, cpus
 			printf "  RSS       %.1f MiB at the end (%.1f-%.1f MiB during the run)\n", rss / 1024, rmin / 1024, rmax / 1024
+			np = split(parts, kv, " ")
+			for (i = 1; i <= np; i++) { split(kv[i], f, ":="); part[f[1]] = f[2] / 1024 }
+			printf "            %.1f MiB anonymous (heap, stacks), %.1f MiB file pages (the binary, libraries); peak since start %.1f MiB\n", part["RssAnon"], part["RssFile"], part["VmHWM"]
 			printf "  CPU       %.3f s in %d s = %.4f %% of one core\n", tc / 1e9, secs, tc / 1e9 / secs * 100
 			printf "  wake-ups  %d = %.3f/s, one per %.1f s (voluntary context switches, all threads)\n", tv, tv / secs, (tv ? secs / tv : 0)
 			printf "  preempted %d (involuntary context switches)\n", tn
@@ -179,7 +186,7 @@ report() {
 				t = order[i]
 				printf "             %6d  %8d  %7.2f  %9d  %6.2f%s\n", t, dv[t], dv[t] * 60 / secs, dn[t], dc[t] / 1e6, (t in fresh ? "  (new during the run)" : "")
 			}
-			printf "result: duration_s=%d rss_mib=%.1f rss_max_mib=%.1f cpu_s=%.3f cpu_pct=%.4f wakeups=%d wakeups_per_s=%.3f preempted=%d threads=%d\n", secs, rss / 1024, rmax / 1024, tc / 1e9, tc / 1e9 / secs * 100, tv, tv / secs, tn, k
+			printf "result: duration_s=%d rss_mib=%.1f rss_anon_mib=%.1f rss_file_mib=%.1f rss_max_mib=%.1f cpu_s=%.3f cpu_pct=%.4f wakeups=%d wakeups_per_s=%.3f preempted=%d threads=%d\n", secs, rss / 1024, part["RssAnon"], part["RssFile"], rmax / 1024, tc / 1e9, tc / 1e9 / secs * 100, tv, tv / secs, tn, k
 		}' "$1" "$2"
 }
 
@@ -271,7 +278,8 @@ inside_main() {
 	done
 	tasks "$agent" >"$work/after"
 	grep -q 'agent: online' "$work/agent.log" || die "the agent went offline"
-	report "$work/before" "$work/after" "$duration" "$rss" "$rmin" "$rmax"
+	report "$work/before" "$work/after" "$duration" "$rss" "$rmin" "$rmax" \
+		"$(awk '/^(RssAnon|RssFile|VmHWM):/ { printf "%s=%d ", $1, $2 }' "/proc/$agent/status")"
 	if grep -qE 'agent: offline|xmpp: reconnect' "$work/agent.log"; then
 		echo "note: the agent lost its connection during the run:" >&2
 		grep -E 'agent: offline|xmpp: reconnect' "$work/agent.log" >&2
