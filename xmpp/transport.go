@@ -85,6 +85,13 @@ func (t *transport) write(b []byte) error {
 	if _, err := t.conn.Write(b); err != nil {
 		return fmt.Errorf("xmpp: write: %w", err)
 	}
+	// Disarm the deadline: left armed, its timer would wake an idle
+	// client writeTimeout after every keepalive.
+	t.mu.Lock()
+	if !t.expired {
+		_ = t.conn.SetWriteDeadline(time.Time{})
+	}
+	t.mu.Unlock()
 	t.lastWrite = t.now()
 	return nil
 }
