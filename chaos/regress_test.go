@@ -471,3 +471,78 @@ func TestLongSession(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestCutLoginsDoNotLockOut: connections cut in the middle of a SCRAM
+// exchange (a client that gave up, a network that failed) are not wrong
+// passwords, and must not lock the address out.
+//
+// The server counts a login whose connection ends mid-exchange (EOF, a
+// reset) as a failed login against the address, and five of those in a
+// minute lock every account out from it for a minute. Every client
+// behind one address (a NAT, here loopback) is refused then with
+// "temporary-auth-failure", after a restart or a network blip cut a few
+// logins short.
+//
+// TestNoLoss's long mode found it: 10,260 logins refused with
+// temporary-auth-failure, none with a wrong password.
+func TestCutLoginsDoNotLockOut(t *testing.T) {
+	s := newInproc(t)
+	ctx, cancel := context.WithTimeout(context.Background(), regressPatience)
+	defer cancel()
+	users := []string{"ivy", "jay", "kim", "lee", "max", "ned", "oz"}
+	if err := register(ctx, s.c2s, users, 1); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users[:6] {
+		cutLogin(t, s.c2s, u)
+	}
+	box := newInbox(users[6])
+	c, err := startClient(ctx, xmpp.Config{JID: users[6] + "@" + domain, Server: s.c2s, Password: passwordFunc(users[6])}, box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.waitBox(box, "online after six logins cut short from its address", func(b *inbox) bool { return b.onlines > 0 })
+	cancel()
+	<-c.done
+}
+
+// cutLogin opens a stream to addr, starts a SCRAM-SHA-256 login as user
+// and closes the connection once the server's challenge came.
+func cutLogin(t *testing.T, addr, user string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(regressPatience))
+	if _, err := fmt.Fprintf(conn, `<?xml version='1.0'?><stream:stream to='%s' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' version='1.0'>`, domain); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, conn, "</stream:features>")
+	first := xmpp.EncodeSASL([]byte("n,,n=" + user + ",r=abcdefghijklmnop"))
+	if _, err := fmt.Fprintf(conn, `<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='SCRAM-SHA-256'>%s</auth>`, first); err != nil {
+		t.Fatal(err)
+	}
+	// The challenge, or a refusal once the address is locked out.
+	readUntil(t, conn, "</challenge>", "</failure>")
+}
+
+// readUntil reads from conn until what it read holds one of markers.
+func readUntil(t *testing.T, conn net.Conn, markers ...string) {
+	t.Helper()
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		for _, m := range markers {
+			if bytes.Contains(got, []byte(m)) {
+				return
+			}
+		}
+		n, err := conn.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("reading for %v: %v; got %q", markers, err, got)
+		}
+	}
+}
