@@ -40,6 +40,7 @@ type link struct {
 	raw net.Conn  // as accepted: the key in Server.conns
 	nc  net.Conn  // what is read and written: pc, or TLS over it, or raw
 	pc  *pollConn // nil: no shallow waits
+	tls bool      // nc is TLS over pc
 	dec *stream.Decoder
 	gen int // the session's attach generation this link serves
 }
@@ -85,7 +86,7 @@ func (l *link) run(wait bool) {
 		err = l.pc.wait()
 	}
 	if err == nil {
-		err = l.read()
+		err = l.read(wait)
 	}
 	if err == errIdle {
 		l.dec.Release()
@@ -95,10 +96,10 @@ func (l *link) run(wait bool) {
 	l.finish(err)
 }
 
-// read handles the stanzas that came in. It returns errIdle once the
-// decoder has nothing buffered and the connection nothing to read, or the
-// error that ends the stream.
-func (l *link) read() error {
+// read handles the stanzas that came in, after a wait if woke is set. It
+// returns errIdle once the decoder has nothing buffered and the
+// connection nothing to read, or the error that ends the stream.
+func (l *link) read(woke bool) error {
 	for {
 		for l.pc == nil || l.dec.Buffered() {
 			el, err := l.dec.Next()
@@ -109,14 +110,29 @@ func (l *link) read() error {
 				return err
 			}
 		}
-		l.pc.probe = true
-		err := l.dec.Fill()
-		l.pc.probe = false
-		if errors.Is(err, stream.ErrWouldBlock) {
+		// Nothing left in the decoder. On a read error below, Buffered
+		// is true, and Next returns the error as the stream's end.
+		switch {
+		case l.tls:
+			// crypto/tls may hold plaintext, or whole records, that
+			// the socket no longer shows: read through it, and wait
+			// only if it needs the socket and the socket has nothing.
+			l.pc.probe = true
+			err := l.dec.Fill()
+			l.pc.probe = false
+			if errors.Is(err, stream.ErrWouldBlock) {
+				return errIdle
+			}
+		case woke:
+			// The wait saw a byte, the end or an error in the socket:
+			// this read does not wait.
+			woke = false
+			_ = l.dec.Fill()
+		default:
+			// Nothing is buffered above a plain socket: the next
+			// wait's first peek is the probe.
 			return errIdle
 		}
-		// On any other error Buffered is true, and Next returns the
-		// error as the stream's end.
 	}
 }
 

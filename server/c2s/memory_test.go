@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -31,7 +33,7 @@ func (nopHub) Nacked(*c2s.Session, string, error) {}
 // bareServer starts a c2s.Server alone (no delivery, no HTTP) on
 // loopback, with one account, user/password, that may have n sessions. It
 // is shut down when the test ends.
-func bareServer(t *testing.T, n int, mod func(*c2s.Options)) (*c2s.Server, string) {
+func bareServer(t testing.TB, n int, mod func(*c2s.Options)) (*c2s.Server, string) {
 	t.Helper()
 	users := store.NewMemory()
 	sha1, sha256, err := account.Keys("user", "password", 64)
@@ -424,5 +426,77 @@ func TestTLSSessionShallowWait(t *testing.T) {
 	}
 	if took < idle-100*time.Millisecond || took > idle+2*time.Second {
 		t.Errorf("idle TLS session cut off after %v, want about %v", took, idle)
+	}
+}
+
+// processCPU returns the CPU time this process has used, from
+// /proc/self/stat (Linux; false elsewhere), at 100 ticks a second.
+func processCPU() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command, which is in parentheses: utime and
+	// stime are the 12th and 13th of them.
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, true
+}
+
+// BenchmarkWake measures what a session's wake-up costs the server: an
+// idle session gets a ping, answers it and waits again (a round trip
+// over loopback, the client's share included). Besides the time per round
+// trip, which under load is mostly scheduling latency, it reports the CPU
+// time of the process per round trip (cpu-ns/op, Linux only).
+func BenchmarkWake(b *testing.B) {
+	for _, withTLS := range []bool{false, true} {
+		name := "plain"
+		if withTLS {
+			name = "tls"
+		}
+		b.Run(name, func(b *testing.B) {
+			var mod func(*c2s.Options)
+			if withTLS {
+				cfg, _, err := tlscert.LoadOrCreate(b.TempDir(), "localhost")
+				if err != nil {
+					b.Fatal(err)
+				}
+				mod = func(o *c2s.Options) { o.TLS = cfg }
+			}
+			_, addr := bareServer(b, 1, mod)
+			var c *client
+			var err error
+			if withTLS {
+				c, _, err = loginTLS(addr, "bench")
+			} else {
+				c, err = login(addr, "bench")
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.conn.Close()
+			ping := []byte(`<iq type="get" id="p"><ping xmlns="urn:xmpp:ping"/></iq>`)
+			_ = c.conn.SetDeadline(time.Now().Add(time.Hour))
+			cpu0, cpuOK := processCPU()
+			for b.Loop() {
+				if _, err := c.conn.Write(ping); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := c.dec.Next(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if cpu1, ok := processCPU(); ok && cpuOK {
+				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N), "cpu-ns/op")
+			}
+		})
 	}
 }

@@ -140,7 +140,7 @@ func (s *Session) replaced() {
 // bind or resume attached as generation gen, on goroutines of its own (see
 // link), and returns.
 func (s *Session) serve(c *conn, gen int) {
-	l := &link{s: s, raw: c.raw, nc: c.nc, pc: c.pc, dec: c.dec, gen: gen}
+	l := &link{s: s, raw: c.raw, nc: c.nc, pc: c.pc, tls: c.secure, dec: c.dec, gen: gen}
 	l.dec.BeforeRead(l.setReadDeadline)
 	l.start(false)
 }
