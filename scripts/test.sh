@@ -80,6 +80,17 @@ fi
 mapfile -t shfiles < <(find scripts -name '*.sh' | sort)
 check "shellcheck" - shellcheck -x "${shfiles[@]}" .ci/run
 
+# --- security: govulncheck against the Go vulnerability database as the
+# module proxy serves it (golang.org/x/vulndb, pinned: vuln.go.dev is out
+# of reach; govulncheck reads its data/osv directory of OSV files), and
+# gosec with .gosec.json, which gives every exclusion its reason
+if ((${#pkgs[@]} > 0)); then
+	vulndb=golang.org/x/vulndb@v0.0.0-20261105234957-e22db6528018
+	check "vulndb download" - env -C "$work" go mod download "$vulndb"
+	check "govulncheck" - govulncheck -db "file://$(go env GOMODCACHE)/$vulndb/data/osv" ./...
+	check "gosec" - gosec -quiet -conf .gosec.json ./...
+fi
+
 # --- tests
 if ((${#pkgs[@]} == 0)); then
 	echo "== go test: no Go packages yet"

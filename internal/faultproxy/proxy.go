@@ -121,7 +121,7 @@ func (p *Proxy) accept() {
 		p.mu.Lock()
 		if p.closed {
 			p.mu.Unlock()
-			c.Close()
+			_ = c.Close()
 			return
 		}
 		p.stats.Accepted++
@@ -138,7 +138,7 @@ func (p *Proxy) connect(c net.Conn) {
 	s, err := p.opts.Dial(ctx, "tcp", p.target)
 	cancel()
 	if err != nil {
-		c.Close()
+		_ = c.Close()
 		p.mu.Lock()
 		p.stats.DialFailed++
 		p.mu.Unlock()
@@ -147,8 +147,8 @@ func (p *Proxy) connect(c net.Conn) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		c.Close()
-		s.Close()
+		_ = c.Close()
+		_ = s.Close()
 		return
 	}
 	p.nextID++
@@ -208,8 +208,8 @@ func (p *Proxy) drop(pr *pair, fault bool) bool {
 		p.stats.Dropped++
 	}
 	p.mu.Unlock()
-	pr.client.Close()
-	pr.server.Close()
+	_ = pr.client.Close()
+	_ = pr.server.Close()
 	return true
 }
 
