@@ -430,6 +430,9 @@ func (c *conn) resume(el *stanza.Element) *Session {
 	}
 	if err := sess.ackLocked(uint32(h)); err != nil {
 		sess.mu.Unlock()
+		// Out of the resumable set and without a timer: end it, or it
+		// would stay bound, detached, for good.
+		sess.end(fmt.Errorf("c2s: resumption with a bad h: %w", err))
 		return failed("bad-request")
 	}
 	// A new generation, with the connection: from now on the link of the
@@ -448,7 +451,11 @@ func (c *conn) resume(el *stanza.Element) *Session {
 	}
 	sess.mu.Unlock()
 	if err != nil {
-		return nil // the new connection failed too; the reader will notice
+		// The new connection failed too. Its link will notice, and
+		// detach the session again (or end it): without a link, it
+		// would stay attached to a dead connection.
+		srv.opts.Logger.Debug("c2s: resumption failed to write", "jid", sess.JID(), "err", err)
+		return sess
 	}
 	srv.opts.Logger.Debug("c2s: session resumed", "jid", sess.JID())
 	srv.opts.Hub.Bound(sess)
