@@ -113,11 +113,13 @@ func (c *conn) sasl(el *stanza.Element) error {
 	case errors.Is(err, errBlocked):
 		c.throttled(user)
 		return failure("temporary-auth-failure", "too many failed logins; try again in a minute")
+	case errors.Is(err, errAuth):
+		c.authFailed(user)
+		return failure("not-authorized", "")
 	case err != nil:
-		if !isTimeout(err) {
-			c.authFailed(user)
-			return failure("not-authorized", "")
-		}
+		// The connection failed mid-exchange (a client gone, a network
+		// blip, a restart): no password was wrong, so nothing counts
+		// against the address or the account.
 		return err
 	}
 	c.authOK(user)
