@@ -37,6 +37,7 @@ go_tools=(
 	honnef.co/go/tools/cmd/staticcheck@v0.8.2
 	mvdan.cc/gofumpt@v0.9.2
 	golang.org/x/vuln/cmd/govulncheck@v1.9.0
+	github.com/securego/gosec/v2/cmd/gosec@v2.30.0
 )
 
 pkgs=("${demo_pkgs[@]}")
