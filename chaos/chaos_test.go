@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -257,7 +258,10 @@ func (h *harness) setup(ctx context.Context, dir string, r *rand.Rand) {
 		h.boxes[u] = newInbox(u)
 	}
 
-	h.proxy, err = faultproxy.New(srv.c2s)
+	// Each client dials from an address of its own, which the proxy
+	// keeps: the server's per-address login limits see clients, as on a
+	// real network, not one proxy.
+	h.proxy, err = faultproxy.NewWith(srv.c2s, faultproxy.Options{KeepClientIP: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -272,14 +276,15 @@ func (h *harness) setup(ctx context.Context, dir string, r *rand.Rand) {
 	}
 	t.Cleanup(h.stopClients)
 	t0 = time.Now()
-	for _, u := range clientUsers {
+	for i, u := range clientUsers {
 		box := h.boxes[u]
+		from := net.IPv4(127, 2, byte(i/250), byte(2+i%250))
 		c, err := startClient(clientCtx, xmpp.Config{
 			JID: u + "@" + domain, Server: h.proxy.Addr(), Password: passwordFunc(u),
 			PingInterval: h.p.pingInterval, PingTimeout: h.p.pingTimeout,
 			ConnectTimeout: h.p.connectTimeout,
 			BackoffMin:     100 * time.Millisecond, BackoffMax: h.p.backoffMax,
-			Dial: countingDial(box),
+			Dial: countingDial(box, from),
 		}, box)
 		if err != nil {
 			t.Fatal(err)
@@ -592,6 +597,13 @@ func (h *harness) checkStops() {
 		}
 		offline, online := l.after(rec.Cont)
 		switch {
+		case !rec.Online && online != nil:
+			// Offline (between a kill and a restart) when stopped:
+			// nothing to notice, only to come back.
+			rec.Noticed = "offline when stopped"
+			rec.Reonline = online.at.Sub(rec.Cont)
+		case !rec.Online:
+			h.t.Errorf("%s, offline when stopped, never came online after SIGCONT at %s\n%s", rec.User, rec.Cont.Format("15:04:05.000"), l.stderr)
 		case offline == nil && online != nil:
 			h.t.Errorf("%s after SIGCONT at %s: online again without having noticed the dead connection: %q",
 				rec.User, rec.Cont.Format("15:04:05.000"), online.line)

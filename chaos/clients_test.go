@@ -157,11 +157,15 @@ func startClient(ctx context.Context, cfg xmpp.Config, box *inbox) (*client, err
 // notificationMarker is in every notification push on the wire.
 var notificationMarker = []byte(`androidpn:iq:notification`)
 
-// countingDial dials like net.Dialer and counts the notification pushes
-// read from each connection into box, redeliveries included: the client
-// drops those itself, so only the wire shows them.
-func countingDial(box *inbox) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// countingDial dials like net.Dialer (from the address from, when not
+// nil) and counts the notification pushes read from each connection into
+// box, redeliveries included: the client drops those itself, so only the
+// wire shows them.
+func countingDial(box *inbox, from net.IP) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	var d net.Dialer
+	if from != nil {
+		d.LocalAddr = &net.TCPAddr{IP: from}
+	}
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := d.DialContext(ctx, network, addr)
 		if err != nil {

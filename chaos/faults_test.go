@@ -90,7 +90,8 @@ type stopRecord struct {
 	Bulk     int           `json:"bulk_notifications"`
 	Stopped  time.Duration `json:"stopped_ns"`
 	Cont     time.Time     `json:"continued"`
-	Noticed  string        `json:"noticed"` // its first report after SIGCONT
+	Online   bool          `json:"online_when_stopped"` // by its last report
+	Noticed  string        `json:"noticed"`             // its first report after SIGCONT
 	Reonline time.Duration `json:"online_again_after_ns"`
 }
 
@@ -215,11 +216,11 @@ func (h *harness) inject(ctx context.Context, evs []event, r *rand.Rand) error {
 // connection up (bulk past the socket buffers for the write timeout, or
 // nothing past the idle timeout), and continues it.
 func (h *harness) sigstop(ctx context.Context, l *listener, kind string) error {
+	rec := stopRecord{User: l.user, Kind: kind, Online: l.online()}
 	if err := l.signal(syscall.SIGSTOP); err != nil {
 		return err
 	}
 	t0 := time.Now()
-	rec := stopRecord{User: l.user, Kind: kind}
 	h.faults.log(h.phaseStart, "SIGSTOP %s (%s)", l.user, kind)
 	wait := idleStopFor
 	if kind == faultStop {
@@ -258,6 +259,13 @@ func (h *harness) sigstop(ctx context.Context, l *listener, kind string) error {
 	h.faults.Stops = append(h.faults.Stops, rec)
 	h.faults.mu.Unlock()
 	return nil
+}
+
+// online reports whether the listener's last state report was online.
+func (l *listener) online() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.states) > 0 && strings.Contains(l.states[len(l.states)-1].line, "online as ")
 }
 
 func (l *listener) isStopped() bool {

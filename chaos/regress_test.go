@@ -84,7 +84,7 @@ func (s *inproc) client(user string) *inbox {
 		// (delivery.holdSent, a second) before the client gives it up.
 		PingInterval: 3 * time.Second, PingTimeout: time.Second,
 		BackoffMin: 20 * time.Millisecond, BackoffMax: 100 * time.Millisecond,
-		Dial: countingDial(box),
+		Dial: countingDial(box, nil),
 	}, box)
 	if err != nil {
 		s.t.Fatal(err)

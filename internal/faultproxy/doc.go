@@ -15,6 +15,10 @@
 //     [Proxy.Resume] or [Proxy.ResumeConns] let the link carry again, or a
 //     drop ends it.
 //
+// With [Options.KeepClientIP] the proxy dials the target from each
+// client's own address, so that a server's per-address limits see the
+// clients, not the proxy.
+//
 // [Proxy.Close] stops accepting, drops every connection and waits for
 // every goroutine the proxy started. [Proxy.Stats] counts what happened.
 package faultproxy

@@ -29,6 +29,12 @@ type Options struct {
 	// Dial, when set, replaces the dialer, for example to spread
 	// connections over several source addresses of 127.0.0.0/8.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// KeepClientIP dials the target from the client's own IP address
+	// (the port is the system's choice), so that the target tells
+	// clients apart by address as it would without the proxy: its
+	// per-address limits apply per client. Clients on 127.0.0.0/8 can
+	// each dial from an address of their own. Ignored with Dial.
+	KeepClientIP bool
 }
 
 // ID names one proxied connection; IDs increase in accept order.
@@ -79,7 +85,9 @@ func NewWith(target string, opts Options) (*Proxy, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = DefaultDialTimeout
 	}
-	if opts.Dial == nil {
+	if opts.Dial != nil {
+		opts.KeepClientIP = false
+	} else {
 		var d net.Dialer
 		opts.Dial = d.DialContext
 	}
@@ -135,7 +143,12 @@ func (p *Proxy) accept() {
 func (p *Proxy) connect(c net.Conn) {
 	defer p.wg.Done()
 	ctx, cancel := context.WithTimeout(p.ctx, p.opts.DialTimeout)
-	s, err := p.opts.Dial(ctx, "tcp", p.target)
+	dial := p.opts.Dial
+	if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok && p.opts.KeepClientIP {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ta.IP}}
+		dial = d.DialContext
+	}
+	s, err := dial(ctx, "tcp", p.target)
 	cancel()
 	if err != nil {
 		_ = c.Close()

@@ -310,3 +310,39 @@ func TestCloseEndsEverything(t *testing.T) {
 		t.Fatalf("Close counted %d drops as faults", st.Dropped)
 	}
 }
+
+func TestKeepClientIP(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	seen := make(chan string, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		seen <- c.RemoteAddr().(*net.TCPAddr).IP.String()
+		c.Close()
+	}()
+	p, err := faultproxy.NewWith(l.Addr().String(), faultproxy.Options{KeepClientIP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 7)}}
+	c, err := d.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	select {
+	case ip := <-seen:
+		if ip != "127.0.0.7" {
+			t.Fatalf("the target saw %s, want the client's 127.0.0.7", ip)
+		}
+	case <-time.After(patience):
+		t.Fatal("the target saw no connection")
+	}
+}
