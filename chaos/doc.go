@@ -13,6 +13,10 @@
 // every delivery acked. Any loss, duplicate or reordering fails the test
 // with the ids.
 //
+// regress_test.go holds a regression test for each fault TestNoLoss
+// found, reduced to its smallest sequence of events against an
+// in-process server.
+//
 // The package has no code outside its tests. The short mode is the
 // default and runs in the project's test command:
 //
