@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/xdg-go/scram"
+	"github.com/xdg-go/stringprep"
 	"mellium.im/xmpp/jid"
 
 	"github.com/xpush/xpush/server/store"
@@ -39,13 +40,21 @@ func Normalize(name string) (string, error) {
 	return j.Localpart(), nil
 }
 
-// CheckPassword enforces the password length bounds.
+// ErrBadPassword is CheckPassword's error for a password SCRAM cannot
+// take: invalid UTF-8, or characters SASLprep (RFC 4013) prohibits, such
+// as control characters. Its text never quotes the password.
+var ErrBadPassword = errors.New("account: the password has characters SCRAM does not allow (control characters or invalid UTF-8)")
+
+// CheckPassword enforces the password length bounds and SASLprep.
 func CheckPassword(password string) error {
 	switch {
 	case len(password) < MinPassword:
 		return fmt.Errorf("account: password shorter than %d characters", MinPassword)
 	case len(password) > MaxPassword:
 		return fmt.Errorf("account: password longer than %d bytes", MaxPassword)
+	}
+	if _, err := stringprep.SASLprep.Prepare(password); err != nil {
+		return ErrBadPassword // not err: its text quotes the password
 	}
 	return nil
 }
@@ -69,7 +78,8 @@ func derive(h scram.HashGeneratorFcn, name, password string, iters int) (store.C
 	_, _ = rand.Read(salt)
 	c, err := h.NewClient(name, password, "")
 	if err != nil {
-		return store.Credentials{}, fmt.Errorf("account: %w", err)
+		// The library's error quotes the password: keep it out of logs.
+		return store.Credentials{}, ErrBadPassword
 	}
 	sc, err := c.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(salt), Iters: iters})
 	if err != nil {

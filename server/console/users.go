@@ -168,6 +168,9 @@ func (c *Console) password(r *http.Request) (pw string, generated bool, err erro
 		return rand.Text(), true, nil
 	}
 	if err := account.CheckPassword(pw); err != nil {
+		if errors.Is(err, account.ErrBadPassword) {
+			return "", false, formMsg("The password has characters that cannot be used (control characters or invalid UTF-8).")
+		}
 		if len(pw) < account.MinPassword {
 			return "", false, formMsg("The password must have at least " + strconv.Itoa(account.MinPassword) + " characters.")
 		}
