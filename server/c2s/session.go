@@ -299,8 +299,22 @@ func (s *Session) sendLocked(el *stanza.Element) error {
 	if s.nc == nil {
 		return nil // detached: resent on resumption
 	}
-	return s.writeLocked(el)
+	if err := s.writeLocked(el); err != nil {
+		return err
+	}
+	if s.smOn && len(s.unacked)%smAskEvery == 0 {
+		// Clients acknowledge when asked (XEP-0198 §4): ask, so that
+		// the stanzas kept for resending stay few.
+		return s.writeLocked(smRequest)
+	}
+	return nil
 }
+
+// smAskEvery is how many unacknowledged stanzas make the session ask the
+// client for an acknowledgement.
+const smAskEvery = 8
+
+var smRequest = stanza.New(xmpp.NSSM, "r")
 
 func (s *Session) writeLocked(el *stanza.Element) error {
 	bp := wbufPool.Get().(*[]byte)
