@@ -113,6 +113,10 @@ func (c *conn) sasl(el *stanza.Element) error {
 	case errors.Is(err, errBlocked):
 		c.throttled(user)
 		return failure("temporary-auth-failure", "too many failed logins; try again in a minute")
+	case errors.Is(err, errUnknownUser):
+		// No password was tried: the paper's clients log in first and
+		// register on this 401, so it must not lock their address out.
+		return failure("not-authorized", "")
 	case errors.Is(err, errAuth):
 		c.authFailed(user)
 		return failure("not-authorized", "")
@@ -138,6 +142,8 @@ var (
 	errAborted = errors.New("c2s: sasl aborted")
 	errBlocked = errors.New("c2s: too many failures")
 	errAuth    = errors.New("c2s: not authorized")
+	// errUnknownUser is errAuth for a name with no account.
+	errUnknownUser = fmt.Errorf("%w: no such account", errAuth)
 )
 
 // plain checks a PLAIN message: [authzid] NUL authcid NUL password.
@@ -157,6 +163,9 @@ func (c *conn) plain(data []byte) (string, error) {
 		return name, errBlocked
 	}
 	u, err := c.srv.opts.Users.User(context.Background(), name)
+	if errors.Is(err, store.ErrNotFound) {
+		return name, errUnknownUser
+	}
 	if err != nil || !account.Verify(u, string(parts[2])) {
 		return name, errAuth
 	}
@@ -171,6 +180,7 @@ func (c *conn) scram(mech string, first []byte) (string, []byte, error) {
 		hash, sha256 = scram.SHA256, true
 	}
 	var lookupName string
+	unknown := false // no such account
 	srv, err := hash.NewServer(func(name string) (scram.StoredCredentials, error) {
 		n, err := account.Normalize(name)
 		if err != nil {
@@ -182,6 +192,7 @@ func (c *conn) scram(mech string, first []byte) (string, []byte, error) {
 		}
 		u, err := c.srv.opts.Users.User(context.Background(), n)
 		if err != nil {
+			unknown = errors.Is(err, store.ErrNotFound)
 			return scram.StoredCredentials{}, err
 		}
 		if sha256 {
@@ -211,6 +222,9 @@ func (c *conn) scram(mech string, first []byte) (string, []byte, error) {
 		if err != nil {
 			if errors.Is(err, errBlocked) || c.authBlocked(lookupName) && lookupName != "" {
 				return lookupName, nil, errBlocked
+			}
+			if unknown {
+				return lookupName, nil, errUnknownUser
 			}
 			return lookupName, nil, errAuth
 		}
