@@ -18,7 +18,7 @@ require (
 	github.com/xdg-go/stringprep v1.0.4
 	github.com/zalando/go-keyring v0.2.8
 	golang.org/x/crypto v0.59.0
-	golang.org/x/image v0.30.0
+	golang.org/x/image v0.45.0
 	golang.org/x/sys v0.50.0
 	golang.org/x/term v0.48.0
 	gonum.org/v1/plot v0.17.0
