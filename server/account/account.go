@@ -28,7 +28,9 @@ const (
 var ErrBadName = errors.New("account: invalid user name")
 
 // Normalize checks that name is a valid JID localpart (RFC 7622 PRECIS
-// UsernameCaseMapped) and returns its canonical form.
+// UsernameCaseMapped) and returns its canonical form. "." and ".." are
+// refused too: as a URL path segment (the console's /users/NAME, the
+// API) they would be taken for the directory itself or its parent.
 func Normalize(name string) (string, error) {
 	if name == "" || strings.ContainsAny(name, "@/") {
 		return "", fmt.Errorf("%w: %q", ErrBadName, name)
@@ -36,6 +38,9 @@ func Normalize(name string) (string, error) {
 	j, err := jid.New(name, "localhost", "")
 	if err != nil {
 		return "", fmt.Errorf("%w: %q: %w", ErrBadName, name, err)
+	}
+	if l := j.Localpart(); l == "." || l == ".." {
+		return "", fmt.Errorf("%w: %q", ErrBadName, name)
 	}
 	return j.Localpart(), nil
 }

@@ -48,3 +48,16 @@ func TestKeysKeepPasswordOutOfErrors(t *testing.T) {
 		t.Errorf("Keys with a good password: %v", err)
 	}
 }
+
+func TestNormalize(t *testing.T) {
+	for name, want := range map[string]string{"Alice": "alice", ".0": ".0", "a.b": "a.b"} {
+		if got, err := Normalize(name); err != nil || got != want {
+			t.Errorf("Normalize(%q) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	for _, name := range []string{"", ".", "..", "a@b", "a/b"} {
+		if got, err := Normalize(name); !errors.Is(err, ErrBadName) {
+			t.Errorf("Normalize(%q) = %q, %v; want ErrBadName", name, got, err)
+		}
+	}
+}

@@ -88,6 +88,8 @@ func FuzzUserForm(f *testing.F) {
 	f.Add("alice", "short", "x")
 	f.Add("a@b", "password password", "")
 	f.Add("x/y", "", "")
+	f.Add(".", "", "") // /users/. would be cleaned to /users/
+	f.Add("..", "a long enough password", "")
 	f.Add("ǅemil", "pässwörd pässwörd", strings.Repeat("p", 2000))
 	f.Add(fuzzMarker, fuzzMarker+"password", fuzzMarker)
 	f.Add("\x00", "\xff\xfe\xfd\xfc\xfb\xfa\xf9\xf8", "")
