@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"maps"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -348,103 +346,6 @@ func TestBroadcastStoredOnce(t *testing.T) {
 	if n, err := db.Expire(ctx, t0.Add(time.Hour)); err != nil || n != 0 {
 		t.Errorf("Expire(no TTL) = %d, %v", n, err)
 	}
-}
-
-// TestRecordLikeMemory: Record, which reads each notification once per
-// batch and updates the broadcast counters at the end of the batch,
-// leaves the same deliveries, counts and queue depth as store.Memory
-// does for the same batches of changes: repeated and conflicting changes
-// to one delivery, several notifications per batch, an expired
-// broadcast, an account created after a broadcast, unknown notifications
-// and users.
-func TestRecordLikeMemory(t *testing.T) {
-	ctx := t.Context()
-	db := openTemp(t)
-	defer db.Close()
-	mem := store.NewMemory()
-	stores := []store.Store{db, mem}
-	var users []string
-	for i := range 12 {
-		users = append(users, fmt.Sprintf("u%02d", i))
-	}
-	do := func(what string, f func(s store.Store) error) {
-		t.Helper()
-		for _, s := range stores {
-			if err := f(s); err != nil {
-				t.Fatalf("%s (%T): %v", what, s, err)
-			}
-		}
-	}
-	for _, u := range users {
-		do("CreateUser", func(s store.Store) error { return s.CreateUser(ctx, store.User{Name: u, Created: t0}) })
-	}
-	notes := []store.Notification{
-		{ID: "b1", Title: "b1", Broadcast: true, Created: t0.Add(time.Minute)},
-		{ID: "b2", Title: "b2", Broadcast: true, Created: t0.Add(2 * time.Minute), Expires: t0.Add(time.Hour)},
-		{ID: "d1", Title: "d1", To: users[:5], Created: t0.Add(3 * time.Minute)},
-		{ID: "b3", Title: "b3", Broadcast: true, Created: t0.Add(4 * time.Minute)},
-	}
-	for _, n := range notes {
-		do("Enqueue", func(s store.Store) error { c := n; return s.Enqueue(ctx, &c) })
-	}
-	do("CreateUser(late)", func(s store.Store) error {
-		return s.CreateUser(ctx, store.User{Name: "late", Created: t0.Add(150 * time.Second)})
-	})
-	do("Expire", func(s store.Store) error { _, err := s.Expire(ctx, t0.Add(2*time.Hour)); return err })
-
-	ids := []string{"b1", "b2", "d1", "b3", "gone"}
-	who := append(slices.Clone(users), "late", "ghost")
-	rnd := rand.New(rand.NewPCG(1, 2))
-	at := t0.Add(3 * time.Hour)
-	for batch := range 40 {
-		changes := make([]store.Change, rnd.IntN(30))
-		for i := range changes {
-			at = at.Add(time.Second)
-			st := store.StateSent
-			if rnd.IntN(3) == 0 {
-				st = store.StateAcked
-			}
-			changes[i] = store.Change{ID: ids[rnd.IntN(len(ids))], User: who[rnd.IntN(len(who))], State: st, At: at}
-		}
-		do(fmt.Sprintf("Record(batch %d)", batch), func(s store.Store) error { return s.Record(ctx, changes) })
-		if batch%10 == 9 {
-			do("Unsent", func(s store.Store) error { return s.Unsent(ctx, who[rnd.IntN(len(who))], at) })
-		}
-	}
-
-	for _, id := range ids[:4] {
-		_, got, err := db.Notification(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, want, err := mem.Notification(ctx, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.EqualFunc(got, want, func(a, b store.Delivery) bool {
-			return a.User == b.User && a.State == b.State && a.Attempts == b.Attempts && a.Updated.Equal(b.Updated)
-		}) {
-			t.Errorf("Notification(%s) deliveries:\nsqlite %+v\nmemory %+v", id, got, want)
-		}
-	}
-	for _, now := range []time.Time{t0, at} {
-		got, err1 := db.QueueDepth(ctx, now)
-		want, err2 := mem.QueueDepth(ctx, now)
-		if err1 != nil || err2 != nil || got != want {
-			t.Errorf("QueueDepth(%v) = %d, %v; memory %d, %v", now, got, err1, want, err2)
-		}
-	}
-	got, err1 := db.History(ctx, store.Page{})
-	want, err2 := mem.History(ctx, store.Page{})
-	if err1 != nil || err2 != nil || len(got) != len(want) {
-		t.Fatalf("History: %d, %v; memory %d, %v", len(got), err1, len(want), err2)
-	}
-	for i := range got {
-		if !maps.Equal(got[i].Counts, want[i].Counts) {
-			t.Errorf("History %s counts = %v, memory %v", got[i].ID, got[i].Counts, want[i].Counts)
-		}
-	}
-	checkInvariants(t, db)
 }
 
 // TestCrashSafety re-executes the test binary as a child that enqueues

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SentAckUnsent", testSentAckUnsent},
 		{"UnsentAll", testUnsentAll},
 		{"Record", testRecord},
+		{"RecordLikeMemory", testRecordLikeMemory},
 		{"Expire", testExpire},
 		{"DeleteUserDeliveries", testDeleteUserDeliveries},
 		{"History", testHistory},
