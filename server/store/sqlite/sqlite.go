@@ -114,7 +114,16 @@ func (db *DB) write(ctx context.Context, f func(tx *sql.Tx) error) error {
 
 // writeTx is write for a function that uses the prepared statements.
 func (db *DB) writeTx(ctx context.Context, f func(t *wtx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
+	return inTx(ctx, db.w, f)
+}
+
+// inTx runs f in a transaction begun on b (the writer pool, or one of its
+// connections) and commits it unless f fails.
+func inTx(ctx context.Context, b interface {
+	BeginTx(context.Context, *sql.TxOptions) (*sql.Tx, error)
+}, f func(t *wtx) error,
+) error {
+	tx, err := b.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
@@ -154,18 +163,7 @@ func (db *DB) writeTxNoSync(ctx context.Context, f func(t *wtx) error) (err erro
 			err = errors.Join(err, fmt.Errorf("sqlite: synchronous: %w", rerr))
 		}
 	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	if err := f(&wtx{Tx: tx, ctx: ctx}); err != nil {
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
-	}
-	return nil
+	return inTx(ctx, conn, f)
 }
 
 // read runs f in a read transaction, so that its queries see one
