@@ -155,7 +155,7 @@ func (cfg *serveConfig) check() error {
 	if cfg.C2S == "" && cfg.C2STLS == "" {
 		return usagef("give --c2s or --c2s-tls: without either no client can connect")
 	}
-	for _, a := range []struct{ flag, addr string }{{"c2s", cfg.C2S}, {"c2s-tls", cfg.C2STLS}, {"http", cfg.HTTP}} {
+	for _, a := range []struct{ flag, addr string }{{"c2s", cfg.C2S}, {"c2s-tls", cfg.C2STLS}, {"http", cfg.HTTP}, {"debug", cfg.Debug}} {
 		if a.addr == "" {
 			continue
 		}
