@@ -216,13 +216,15 @@ func (p *Proxy) drop(pr *pair, fault bool) bool {
 	}
 	pr.dropped = true
 	delete(p.pairs, pr.id)
+	// Close before opening the gate: a goroutine waiting there with
+	// bytes read while stalled must fail its write, not pass them on.
+	_ = pr.client.Close()
+	_ = pr.server.Close()
 	openGate(pr) // let a goroutine waiting at the gate finish
 	if fault {
 		p.stats.Dropped++
 	}
 	p.mu.Unlock()
-	_ = pr.client.Close()
-	_ = pr.server.Close()
 	return true
 }
 
